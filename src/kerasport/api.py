@@ -1,0 +1,51 @@
+"""``kerasport.load`` and the conversion entry points."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from kerasport.errors import ModelFileError
+from kerasport.ir.bundle import is_bundle, load_bundle
+from kerasport.keras.files import read_keras_file, sniff
+from kerasport.keras.graph import Conversion, convert_spec
+from kerasport.model import Model
+
+
+def _check_path(path: str | os.PathLike) -> str:
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ModelFileError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise ModelFileError(f"{path}: is a directory (a TensorFlow SavedModel?); kerasport "
+                             "reads .keras and .h5 files and its own bundles")
+    return path
+
+
+def load(path: str | os.PathLike) -> Model:
+    """Load a .keras or .h5 model (Keras 2 or 3) or a kerasport bundle, without TensorFlow."""
+    path = _check_path(path)
+    if sniff(path) == "zip" and is_bundle(path):
+        graph, reference, meta = load_bundle(path)
+        return Model(graph, reference, meta)
+    start = time.perf_counter()
+    kf = read_keras_file(path)
+    try:
+        conv = convert_spec(kf.spec, kf.weights)
+    finally:
+        kf.close()
+    assert conv.graph is not None
+    meta = {"source": os.path.basename(path), "source_format": kf.format,
+            "keras_version": kf.keras_version,
+            "convert_seconds": round(time.perf_counter() - start, 4)}
+    return Model(conv.graph, None, meta)
+
+
+def inspect_file(path: str | os.PathLike) -> Conversion:
+    """Convert without raising on unsupported layers: rows for ``kerasport inspect``."""
+    path = _check_path(path)
+    kf = read_keras_file(path)
+    try:
+        return convert_spec(kf.spec, kf.weights, strict=False)
+    finally:
+        kf.close()

@@ -1,0 +1,85 @@
+"""Builds an IR graph node by node, inferring shapes as it goes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from kerasport.ir.graph import Graph, Node, Value
+from kerasport.ir.ops import get_op
+
+
+class Builder:
+    """Accumulates nodes, values and constants with unique names."""
+
+    def __init__(self) -> None:
+        self.nodes: list[Node] = []
+        self.values: dict[str, Value] = {}
+        self.constants: dict[str, np.ndarray] = {}
+
+    def unique(self, name: str) -> str:
+        """``name``, or ``name_<k>`` if taken."""
+        if name not in self.values:
+            return name
+        k = 1
+        while f"{name}_{k}" in self.values:
+            k += 1
+        return f"{name}_{k}"
+
+    def input(self, name: str, shape: tuple | None, dtype: str) -> str:
+        """Declare a graph input."""
+        name = self.unique(name)
+        self.values[name] = Value(name, shape, dtype)
+        return name
+
+    def const(self, name: str, array: np.ndarray) -> str:
+        """Add a constant tensor (float arrays are stored as float32)."""
+        array = np.asarray(array)
+        if array.dtype.kind == "f":
+            array = array.astype(np.float32)
+        name = self.unique(name)
+        self.constants[name] = np.ascontiguousarray(array)
+        self.values[name] = Value(name, tuple(array.shape), str(array.dtype))
+        return name
+
+    def poison(self, name: str) -> str:
+        """A placeholder value of unknown shape (the output of a layer that failed)."""
+        name = self.unique(name)
+        self.values[name] = Value(name, None, "float32")
+        return name
+
+    def op(self, op: str, inputs: list[str], name: str, attrs: dict[str, Any],
+           layer: str = "") -> str:
+        """Add a single-output node, inferring its output shape."""
+        opdef = get_op(op)
+        shapes = [self.values[i].shape for i in inputs]
+        out_shape = opdef.shape(shapes, **attrs)[0]
+        dtype = attrs.get("dtype") if op == "Cast" else self.values[inputs[0]].dtype
+        out = self.unique(name)
+        self.values[out] = Value(out, out_shape, dtype)
+        self.nodes.append(Node(op, tuple(inputs), (out,), dict(attrs), layer))
+        return out
+
+    def finish(self, inputs: list[str], outputs: list[str], input_structure: str,
+               output_structure: str, name: str, output_names: list[str]) -> Graph:
+        """The graph, keeping only nodes, values and constants the outputs need."""
+        needed = set(outputs)
+        kept = []
+        for node in reversed(self.nodes):
+            if any(o in needed for o in node.outputs):
+                kept.append(node)
+                needed.update(node.inputs)
+        kept.reverse()
+        used = set(inputs) | needed
+        return Graph(
+            nodes=tuple(kept),
+            inputs=tuple(inputs),
+            outputs=tuple(outputs),
+            values={k: v for k, v in self.values.items() if k in used},
+            constants={k: v for k, v in self.constants.items() if k in used},
+            input_structure=input_structure,
+            output_structure=output_structure,
+            name=name,
+            output_names=tuple(output_names),
+        )

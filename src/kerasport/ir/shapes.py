@@ -1,0 +1,167 @@
+"""Shape rules, one per IR op: ``rule(input_shapes, **attrs) -> output_shapes``.
+
+A shape is a tuple of ints and None (a free dimension), or None when even the rank is unknown.
+Each rule states in its docstring what it computes; tests check them against the shapes the
+kernels produce.
+"""
+
+from __future__ import annotations
+
+import math
+
+from kerasport.ir.ops import shape_rule
+
+_UNARY = (
+    "Relu LeakyRelu PRelu Elu Selu Gelu Sigmoid HardSigmoid Silu HardSilu Softplus Mish Softsign "
+    "Tanh Exp Softmax LogSoftmax Affine Cast"
+).split()
+
+
+def _same(shapes, **_):
+    """Output shape = first input's shape."""
+    return [shapes[0]]
+
+
+for _op in _UNARY:
+    shape_rule(_op)(_same)
+
+
+def broadcast(*shapes):
+    """NumPy broadcasting of shapes with free (None) dims."""
+    if any(s is None for s in shapes):
+        return None
+    rank = max(len(s) for s in shapes)
+    out = []
+    for i in range(rank):
+        dims = [s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0]
+        known = {d for d in dims if d is not None and d != 1}
+        if len(known) > 1:
+            raise ValueError(f"shapes {shapes} do not broadcast")
+        if known:
+            out.append(known.pop())
+        elif None in dims:
+            out.append(None)
+        else:
+            out.append(1)
+    return tuple(out)
+
+
+def _broadcast_rule(shapes, **_):
+    """Inputs broadcast together (NumPy rules)."""
+    return [broadcast(*shapes)]
+
+
+for _op in ("Add", "Sub", "Mul", "Max", "Min", "Mean"):
+    shape_rule(_op)(_broadcast_rule)
+
+
+@shape_rule("Dense")
+def _dense(shapes, **_):
+    """(..., K) @ (K, U) -> (..., U)."""
+    x, w = shapes[0], shapes[1]
+    return [None if x is None else (*x[:-1], w[-1])]
+
+
+def _window_out(size, k, stride, dilation, padding):
+    if size is None:
+        return None
+    if padding == "same":
+        return -(-size // stride)
+    if padding == "causal":
+        return (size - 1) // stride + 1
+    return (size - dilation * (k - 1) - 1) // stride + 1
+
+
+@shape_rule("Conv")
+def _conv(shapes, strides=(1,), dilations=(1,), padding="valid", groups=1):
+    """(N, *S, C) -> (N, *O, F); O = ceil(S/s) for 'same', floor((S - d(k-1) - 1)/s) + 1 for
+    'valid', (S - 1)//s + 1 for 'causal'; F = kernel's last dim."""
+    x, w = shapes[0], shapes[1]
+    if x is None:
+        return [None]
+    r = len(w) - 2
+    out = [_window_out(x[1 + i], w[i], strides[i], dilations[i], padding) for i in range(r)]
+    return [(x[0], *out, w[-1])]
+
+
+@shape_rule("Pool")
+def _pool(shapes, mode="max", pool_size=(2,), strides=(2,), padding="valid"):
+    """(N, *S, C) -> (N, *O, C) with the window rule of Conv (dilation 1)."""
+    x = shapes[0]
+    if x is None:
+        return [None]
+    out = [_window_out(x[1 + i], k, strides[i], 1, padding) for i, k in enumerate(pool_size)]
+    return [(x[0], *out, x[-1])]
+
+
+@shape_rule("Reduce")
+def _reduce(shapes, mode="mean", axes=(1,), keepdims=False):
+    """Reduced axes dropped, or kept as 1 with ``keepdims``."""
+    x = shapes[0]
+    if x is None:
+        return [None]
+    ax = {a % len(x) for a in axes}
+    if keepdims:
+        return [tuple(1 if i in ax else d for i, d in enumerate(x))]
+    return [tuple(d for i, d in enumerate(x) if i not in ax)]
+
+
+@shape_rule("Reshape")
+def _reshape(shapes, shape=(-1,)):
+    """(N, ...) -> (N, *shape), the -1 resolved when the input size is known."""
+    x = shapes[0]
+    dims = list(shape)
+    if -1 in dims:
+        known = None if x is None or None in x[1:] else math.prod(x[1:])
+        rest = math.prod(d for d in dims if d != -1)
+        dims[dims.index(-1)] = None if known is None or rest == 0 else known // rest
+    return [(None if x is None else x[0], *dims)]
+
+
+@shape_rule("Flatten")
+def _flatten(shapes):
+    """(N, ...) -> (N, prod(...))."""
+    x = shapes[0]
+    if x is None:
+        return [None]
+    return [(x[0], None if None in x[1:] else math.prod(x[1:]))]
+
+
+@shape_rule("Transpose")
+def _transpose(shapes, perm=(0,)):
+    """Dims reordered by ``perm``."""
+    x = shapes[0]
+    return [None if x is None else tuple(x[p] for p in perm)]
+
+
+@shape_rule("Pad")
+def _pad(shapes, pads=((0, 0),), value=0.0):
+    """Each dim grows by before + after."""
+    x = shapes[0]
+    if x is None:
+        return [None]
+    return [tuple(None if d is None else d + b + a for d, (b, a) in zip(x, pads))]
+
+
+@shape_rule("Crop")
+def _crop(shapes, crops=((0, 0),)):
+    """Each dim shrinks by before + after."""
+    x = shapes[0]
+    if x is None:
+        return [None]
+    return [tuple(None if d is None else d - b - a for d, (b, a) in zip(x, crops))]
+
+
+@shape_rule("Concat")
+def _concat(shapes, axis=-1):
+    """Sizes along ``axis`` add up; the other dims are broadcast."""
+    if any(s is None for s in shapes):
+        return [None]
+    rank = len(shapes[0])
+    ax = axis % rank
+    sizes = [s[ax] for s in shapes]
+    total = None if None in sizes else sum(sizes)
+    others = [tuple(d for i, d in enumerate(s) if i != ax) for s in shapes]
+    merged = list(broadcast(*others))
+    merged.insert(ax, total)
+    return [tuple(merged)]

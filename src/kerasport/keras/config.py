@@ -1,0 +1,283 @@
+"""One normalised form of Keras 2 and Keras 3 model configs.
+
+Keras 3 writes call nodes as ``{"args": [...], "kwargs": {...}}`` with ``__keras_tensor__``
+entries; Keras 2 writes ``[[layer, node, tensor, kwargs], ...]`` and numbers the nodes of nested
+models from 1. Dtype policies, activation objects and a few renamed keys differ too. Everything
+here turns both into :class:`ModelSpec`/:class:`LayerSpec` so layer converters see one shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kerasport.errors import ModelFileError
+
+MODEL_CLASSES = {"Functional", "Model", "Sequential"}
+
+
+@dataclass(frozen=True)
+class TensorRef:
+    """Output ``index`` of call ``node`` of layer ``layer``."""
+
+    layer: str
+    node: int
+    index: int
+
+
+@dataclass
+class CallNode:
+    """One call of a layer: positional args and keyword args, tensors as TensorRef."""
+
+    args: list[Any]
+    kwargs: dict[str, Any]
+
+    def tensors(self) -> list[TensorRef]:
+        """Tensor arguments in call order (positional first, then keyword)."""
+        return flatten_refs(self.args)
+
+    def tensor_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments that hold tensors."""
+        return {k: v for k, v in self.kwargs.items() if flatten_refs(v)}
+
+
+@dataclass
+class LayerSpec:
+    """A layer as read from the config; ``model`` is set for a nested model."""
+
+    name: str
+    class_name: str
+    config: dict[str, Any]
+    inbound: list[CallNode]
+    registered_name: str | None = None
+    module: str | None = None
+    model: ModelSpec | None = None
+
+
+@dataclass
+class ModelSpec:
+    """A model in functional form (a Sequential becomes a chain with an InputLayer).
+
+    ``weight_layers`` is the list of (name, class_name) in the order Keras' saving walk visits
+    the model's layers (a Sequential leaves out its InputLayer)."""
+
+    name: str
+    class_name: str
+    layers: list[LayerSpec]
+    inputs: Any
+    outputs: Any
+    keras_major: int
+    weight_layers: list[tuple[str, str]] = field(default_factory=list)
+
+    def layer(self, name: str) -> LayerSpec:
+        """The layer called ``name``."""
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ModelFileError(f"model '{self.name}' refers to an unknown layer '{name}'")
+
+
+def flatten_refs(obj: Any) -> list[TensorRef]:
+    """Every TensorRef inside a nested list/dict structure, in order."""
+    if isinstance(obj, TensorRef):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [r for item in obj for r in flatten_refs(item)]
+    if isinstance(obj, dict):
+        return [r for item in obj.values() for r in flatten_refs(item)]
+    return []
+
+
+def _is_triple(obj: Any) -> bool:
+    return (isinstance(obj, (list, tuple)) and len(obj) in (3, 4) and isinstance(obj[0], str)
+            and all(isinstance(i, int) for i in obj[1:3]))
+
+
+def _structure(obj: Any) -> Any:
+    """input_layers/output_layers in either Keras version -> TensorRef, list or dict of them."""
+    if _is_triple(obj):
+        return TensorRef(obj[0], obj[1], obj[2])
+    if isinstance(obj, dict):
+        return {k: _structure(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_structure(v) for v in obj]
+    raise ModelFileError(f"unreadable model inputs/outputs entry: {obj!r}")
+
+
+def _parse_k3_arg(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        if obj.get("class_name") == "__keras_tensor__":
+            hist = obj["config"]["keras_history"]
+            return TensorRef(hist[0], int(hist[1]), int(hist[2]))
+        return {k: _parse_k3_arg(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_parse_k3_arg(v) for v in obj]
+    return obj
+
+
+def _parse_k2_kwarg(obj: Any) -> Any:
+    if _is_triple(obj) and len(obj) == 3:
+        return TensorRef(obj[0], obj[1], obj[2])
+    return obj
+
+
+def _parse_inbound(raw: list[Any], keras_major: int) -> list[CallNode]:
+    nodes = []
+    for node in raw or []:
+        if isinstance(node, dict):
+            args = _parse_k3_arg(node.get("args", []))
+            kwargs = _parse_k3_arg(node.get("kwargs", {}))
+            nodes.append(CallNode(list(args), dict(kwargs)))
+        else:
+            refs = [TensorRef(e[0], int(e[1]), int(e[2])) for e in node]
+            kwargs = node[0][3] if node and len(node[0]) > 3 and node[0][3] else {}
+            kwargs = {k: _parse_k2_kwarg(v) for k, v in kwargs.items()}
+            args = [refs[0]] if len(refs) == 1 else [refs]
+            nodes.append(CallNode(args, kwargs))
+    return nodes
+
+
+def _dtype_name(dtype: Any) -> Any:
+    if isinstance(dtype, dict):
+        inner = dtype.get("config", {})
+        return inner.get("name", "float32") if isinstance(inner, dict) else "float32"
+    return dtype
+
+
+def activation_name(act: Any) -> Any:
+    """An activation as stored in a config (string or serialized object) -> its name."""
+    if isinstance(act, dict):
+        cfg = act.get("config")
+        if isinstance(cfg, str):
+            return cfg
+        if isinstance(cfg, dict) and "name" in cfg:
+            return cfg["name"]
+        return act.get("class_name")
+    return act
+
+
+_RENAMES = {
+    # Keras 2 key -> Keras 3 key, per class
+    "LeakyReLU": {"alpha": "negative_slope"},
+    "InputLayer": {"batch_input_shape": "batch_shape"},
+}
+
+
+def normalise_layer_config(class_name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Keras 2 or 3 layer config -> the Keras 3 form (dtype as a name, activation as a name)."""
+    cfg = dict(config)
+    for old, new in _RENAMES.get(class_name, {}).items():
+        if old in cfg and new not in cfg:
+            cfg[new] = cfg.pop(old)
+    if "dtype" in cfg:
+        cfg["dtype"] = _dtype_name(cfg["dtype"])
+    if "activation" in cfg:
+        cfg["activation"] = activation_name(cfg["activation"])
+    return cfg
+
+
+def _layer_spec(raw: dict[str, Any], keras_major: int) -> LayerSpec:
+    class_name = raw.get("class_name")
+    config = raw.get("config")
+    if not isinstance(class_name, str) or not isinstance(config, dict):
+        raise ModelFileError(f"unreadable layer entry in the model config: {str(raw)[:200]}")
+    name = raw.get("name") or config.get("name")
+    spec = LayerSpec(
+        name=name,
+        class_name=class_name,
+        config=normalise_layer_config(class_name, config),
+        inbound=_parse_inbound(raw.get("inbound_nodes", []), keras_major),
+        registered_name=raw.get("registered_name"),
+        module=raw.get("module"),
+    )
+    if class_name in MODEL_CLASSES and "layers" in config:
+        spec.model = parse_model(raw, keras_major)
+    return spec
+
+
+def _input_shape_of(first: dict[str, Any], model_cfg: dict[str, Any]) -> list | None:
+    cfg = first.get("config", {})
+    for key in ("batch_shape", "batch_input_shape"):
+        if cfg.get(key):
+            return list(cfg[key])
+    if cfg.get("input_shape"):
+        return [None, *cfg["input_shape"]]
+    shape = model_cfg.get("build_input_shape")
+    return list(shape) if shape else None
+
+
+def _parse_sequential(name: str, cfg: dict[str, Any], keras_major: int) -> ModelSpec:
+    raw_layers = list(cfg.get("layers") or [])
+    if not raw_layers:
+        raise ModelFileError(f"Sequential model '{name}' has no layers")
+    if raw_layers[0].get("class_name") == "InputLayer":
+        input_raw = raw_layers.pop(0)
+        input_cfg = normalise_layer_config("InputLayer", input_raw["config"])
+    else:
+        shape = _input_shape_of(raw_layers[0], cfg)
+        if shape is None:
+            raise ModelFileError(
+                f"Sequential model '{name}' records no input shape; build the model (call it on "
+                "data or give an Input) before saving it")
+        dtype = _dtype_name(raw_layers[0].get("config", {}).get("dtype")) or "float32"
+        input_cfg = {"name": f"{name}_input", "batch_shape": shape,
+                     "dtype": dtype if isinstance(dtype, str) else "float32"}
+    input_name = input_cfg.get("name") or f"{name}_input"
+    layers = [LayerSpec(input_name, "InputLayer", input_cfg, [])]
+    prev = TensorRef(input_name, 0, 0)
+    weight_layers = []
+    for raw in raw_layers:
+        spec = _layer_spec({**raw, "inbound_nodes": []}, keras_major)
+        spec.inbound = [CallNode([prev], {})]
+        layers.append(spec)
+        weight_layers.append((spec.name, spec.class_name))
+        prev = TensorRef(spec.name, 0, 0)
+    return ModelSpec(name, "Sequential", layers, TensorRef(input_name, 0, 0), prev, keras_major,
+                     weight_layers)
+
+
+def _skips_first_node(layer: LayerSpec) -> bool:
+    # Keras 2 does not save the first call node of a nested model built on its own Input, and
+    # numbers the saved calls from 1 (tf_keras functional_utils._should_skip_first_node).
+    if layer.model is None:
+        return False
+    if layer.class_name == "Sequential":
+        first = layer.config.get("layers") or [{}]
+        return first[0].get("class_name") == "InputLayer"
+    return True
+
+
+def _shift_refs(obj: Any, offsets: dict[str, int]) -> Any:
+    if isinstance(obj, TensorRef):
+        return TensorRef(obj.layer, obj.node - offsets.get(obj.layer, 0), obj.index)
+    if isinstance(obj, list):
+        return [_shift_refs(v, offsets) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _shift_refs(v, offsets) for k, v in obj.items()}
+    return obj
+
+
+def parse_model(raw: dict[str, Any], keras_major: int) -> ModelSpec:
+    """A serialized model (``{"class_name": ..., "config": ...}``) -> ModelSpec."""
+    class_name = raw.get("class_name")
+    cfg = raw.get("config")
+    if class_name not in MODEL_CLASSES or not isinstance(cfg, dict):
+        raise ModelFileError(
+            f"the file holds a '{class_name}' object, not a Sequential or Functional model; "
+            "subclassed models cannot be read from their config (save a functional model)")
+    name = cfg.get("name") or raw.get("name") or "model"
+    if class_name == "Sequential":
+        return _parse_sequential(name, cfg, keras_major)
+    layers = [_layer_spec(r, keras_major) for r in cfg.get("layers", [])]
+    inputs = _structure(cfg.get("input_layers", []))
+    outputs = _structure(cfg.get("output_layers", []))
+    if keras_major < 3:
+        offsets = {layer.name: 1 for layer in layers if _skips_first_node(layer)}
+        if offsets:
+            for layer in layers:
+                for node in layer.inbound:
+                    node.args = _shift_refs(node.args, offsets)
+                    node.kwargs = _shift_refs(node.kwargs, offsets)
+            outputs = _shift_refs(outputs, offsets)
+    return ModelSpec(name, "Functional", layers, inputs, outputs, keras_major,
+                     [(layer.name, layer.class_name) for layer in layers])

@@ -1,0 +1,11 @@
+"""Built-in layer converters, one module per layer family (importing registers them)."""
+
+from kerasport.keras.layers import (  # noqa: F401
+    activations,
+    conv,
+    core,
+    merging,
+    normalization,
+    pooling,
+    reshaping,
+)

@@ -1,0 +1,47 @@
+"""Reshaping layers: Flatten, Reshape, Permute, ZeroPadding1D/2D, Cropping1D/2D."""
+
+from __future__ import annotations
+
+from kerasport.keras.layers._util import pairs, spatial_rank
+from kerasport.keras.registry import LayerContext, register_converter
+
+
+@register_converter("Flatten")
+def convert_flatten(ctx: LayerContext, inputs: list[str]) -> list[str]:
+    """(N, ...) -> (N, -1); channels_first moves channels last first, as Keras does."""
+    x = inputs[0]
+    fmt = ctx.config.get("data_format") or "channels_last"
+    rank = ctx.rank(x)
+    if fmt == "channels_first" and rank > 2:
+        x = ctx.op("Transpose", [x], "to_channels_last", perm=[0, *range(2, rank), 1])
+    return [ctx.op("Flatten", [x])]
+
+
+@register_converter("Reshape")
+def convert_reshape(ctx: LayerContext, inputs: list[str]) -> list[str]:
+    """Reshape(target_shape) of the non-batch dims (one -1 allowed)."""
+    return [ctx.op("Reshape", [inputs[0]], shape=[int(d) for d in ctx.config["target_shape"]])]
+
+
+@register_converter("Permute")
+def convert_permute(ctx: LayerContext, inputs: list[str]) -> list[str]:
+    """Permute(dims), dims 1-based over the non-batch axes."""
+    return [ctx.op("Transpose", [inputs[0]], perm=[0, *(int(d) for d in ctx.config["dims"])])]
+
+
+@register_converter("ZeroPadding1D", "ZeroPadding2D")
+def convert_zero_padding(ctx: LayerContext, inputs: list[str]) -> list[str]:
+    """Zero padding of the spatial axes."""
+    ctx.channels_last()
+    r = spatial_rank(ctx.class_name)
+    pads = pairs(ctx.config.get("padding", 1), r)
+    return [ctx.op("Pad", [inputs[0]], pads=[(0, 0), *pads, (0, 0)])]
+
+
+@register_converter("Cropping1D", "Cropping2D")
+def convert_cropping(ctx: LayerContext, inputs: list[str]) -> list[str]:
+    """Cropping of the spatial axes."""
+    ctx.channels_last()
+    r = spatial_rank(ctx.class_name)
+    crops = pairs(ctx.config.get("cropping", 1), r)
+    return [ctx.op("Crop", [inputs[0]], crops=[(0, 0), *crops, (0, 0)])]

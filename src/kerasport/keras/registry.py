@@ -1,0 +1,169 @@
+"""The layer-converter registry and the context a converter works in.
+
+A converter is a named function ``convert(ctx, inputs) -> outputs`` taking the IR value names
+of the layer's input tensors and returning those of its outputs. Register it with
+:func:`register_converter`; the registry refuses the same class twice unless ``replace=True``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kerasport.errors import KerasportError, LayerIssue, WeightsError
+
+if TYPE_CHECKING:
+    from kerasport.ir.builder import Builder
+    from kerasport.keras.config import CallNode, LayerSpec
+
+Converter = Callable[["LayerContext", list[str]], list[str]]
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A converter and how the walk should treat its inputs."""
+
+    fn: Converter
+    cast_inputs: bool = True
+
+
+CONVERTERS: dict[str, Registration] = {}
+
+
+def register_converter(*class_names: str, replace: bool = False, cast_inputs: bool = True):
+    """Register a converter for Keras layer classes (by class name or registered name).
+
+    Example, for a custom layer ``MyScale`` whose weight ``w`` multiplies the input::
+
+        @kerasport.register_converter("MyScale")
+        def my_scale(ctx, inputs):
+            (w,) = ctx.weights_as(["w"])
+            return [ctx.op("Mul", [inputs[0], ctx.const("w", w)])]
+    """
+
+    def deco(fn: Converter) -> Converter:
+        for name in class_names:
+            if name in CONVERTERS and not replace:
+                raise KerasportError(
+                    f"a converter for '{name}' is already registered "
+                    f"({CONVERTERS[name].fn.__module__}.{CONVERTERS[name].fn.__name__}); pass "
+                    "replace=True to override it")
+            CONVERTERS[name] = Registration(fn, cast_inputs)
+        return fn
+
+    return deco
+
+
+def load_builtin_converters() -> None:
+    """Import the built-in converter modules (they register themselves)."""
+    import kerasport.keras.layers  # noqa: F401
+
+
+def find_converter(spec: LayerSpec) -> Registration | None:
+    """The converter for a layer: by registered name first, then by class name."""
+    load_builtin_converters()
+    for key in (spec.registered_name, spec.class_name):
+        if key and key in CONVERTERS:
+            return CONVERTERS[key]
+    return None
+
+
+class LayerUnsupported(Exception):
+    """Raised inside a converter for an option it cannot convert (collected by the walk)."""
+
+    def __init__(self, issue: LayerIssue):
+        super().__init__(str(issue))
+        self.issue = issue
+
+
+class LayerContext:
+    """What a converter sees: the layer's config and weights, and a builder to add IR nodes."""
+
+    def __init__(self, builder: Builder, spec: LayerSpec, scope: str, weights: Callable[[], Any],
+                 keras_major: int, call: CallNode):
+        self.builder = builder
+        self.spec = spec
+        self.scope = scope
+        self.layer_name = spec.name
+        self.class_name = spec.class_name
+        self.config = spec.config
+        self.keras_major = keras_major
+        self.call = call
+        self._load_weights = weights
+        self._weights: Any = None
+        self.resolve: Callable[[Any], str] | None = None  # TensorRef -> value, set by the walk
+
+    # -- config ---------------------------------------------------------------------------
+    def require(self, ok: bool, key: str | None, reason: str, hint: str | None = None) -> None:
+        """Stop converting this layer (reported with every other issue) unless ``ok``."""
+        if not ok:
+            raise LayerUnsupported(LayerIssue(self.layer_name, self.class_name, reason, key, hint))
+
+    def channels_last(self) -> None:
+        """Require data_format channels_last."""
+        fmt = self.config.get("data_format") or "channels_last"
+        self.require(fmt == "channels_last", "data_format",
+                     f"data_format='{fmt}' is not supported, only 'channels_last'",
+                     "rebuild the model with data_format='channels_last' (the Keras default) "
+                     "and load the trained weights into it")
+
+    # -- weights --------------------------------------------------------------------------
+    @property
+    def weights(self) -> list[tuple[str | None, np.ndarray]]:
+        """The layer's stored weights, in Keras' variable order."""
+        if self._weights is None:
+            self._weights = self._load_weights()
+        return self._weights
+
+    def weights_as(self, names: list[str],
+                   shapes: list[tuple[int, ...] | None] | None = None) -> list[np.ndarray]:
+        """The weights, checked against the expected names (count) and shapes, as float32."""
+        found = self.weights
+        if len(found) != len(names):
+            raise WeightsError(
+                f"layer '{self.layer_name}' ({self.class_name}) has {len(found)} stored weights, "
+                f"its config needs {len(names)} ({', '.join(names)}); the weights do not fit "
+                "the config")
+        out = []
+        for i, ((stored, arr), name) in enumerate(zip(found, names)):
+            want = shapes[i] if shapes else None
+            if want is not None and tuple(arr.shape) != tuple(want):
+                raise WeightsError(
+                    f"layer '{self.layer_name}' ({self.class_name}): weight '{stored or name}' "
+                    f"has shape {tuple(arr.shape)}, the config needs {tuple(want)}")
+            out.append(np.asarray(arr, dtype=np.float32))
+        return out
+
+    # -- graph building -------------------------------------------------------------------
+    def const(self, suffix: str, array: np.ndarray) -> str:
+        """Add a constant (weight) named after this layer."""
+        return self.builder.const(f"{self.scope}/{suffix}", array)
+
+    def op(self, op: str, inputs: list[str], suffix: str | None = None, **attrs: Any) -> str:
+        """Add one single-output node; returns the output value's name."""
+        name = self.scope if suffix is None else f"{self.scope}/{suffix}"
+        return self.builder.op(op, inputs, name, attrs, layer=self.scope)
+
+    def shape(self, value: str):
+        """The inferred shape of a value (None if unknown)."""
+        return self.builder.values[value].shape
+
+    def rank(self, value: str) -> int:
+        """The rank of a value (fails the layer if it is unknown)."""
+        shape = self.shape(value)
+        if shape is None:
+            raise LayerUnsupported(LayerIssue(self.layer_name, self.class_name,
+                                              "input rank unknown"))
+        return len(shape)
+
+    def activation(self, x: str, name: Any, suffix: str = "act") -> str:
+        """Apply a Keras activation function given by name (linear adds nothing)."""
+        from kerasport.keras.layers.activations import activation_op
+
+        op = activation_op(self, name, "activation")
+        if op is None:
+            return x
+        return self.op(op[0], [x], suffix, **op[1])

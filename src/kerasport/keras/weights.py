@@ -1,0 +1,137 @@
+"""Weight sources: where each layer's arrays live in a .keras or .h5 file.
+
+A layer's weights come back as an ordered list of ``(short name or None, array)`` in Keras'
+variable order (e.g. kernel, bias; gamma, beta, moving mean, moving variance). The order comes
+from the saving walk (.keras) or the ``weight_names`` attribute (.h5), never from HDF5's
+alphabetical order.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+import h5py
+import numpy as np
+
+from kerasport.errors import WeightsError
+
+Weights = list[tuple[str | None, np.ndarray]]
+
+
+def snake_case(name: str, keras_major: int = 3) -> str:
+    """Keras' to_snake_case (the Keras 2 flavour also splits before digits runs)."""
+    if keras_major >= 3:
+        name = re.sub(r"\W+", "", name)
+        name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+        return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+    name = re.sub("(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    name = re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+    return name if name[0] != "_" else "private" + name
+
+
+_CLASS_ALIASES = {"Model": "Functional"}
+
+
+class WeightSource(Protocol):
+    """Where the weights of one model's layers are."""
+
+    def layer(self, name: str) -> Weights:
+        """The weights of layer ``name`` (empty if it has none)."""
+        ...
+
+    def submodel(self, name: str, layers: list[tuple[str, str]]) -> WeightSource:
+        """The source for nested model ``name`` whose layers are ``layers``."""
+        ...
+
+
+def _read(ds: h5py.Dataset, where: str) -> np.ndarray:
+    try:
+        return np.asarray(ds[()])
+    except Exception as exc:  # h5py raises OSError/KeyError/RuntimeError on damaged files
+        raise WeightsError(f"cannot read weight '{where}': {exc}") from exc
+
+
+class KerasV3Weights:
+    """Weights of a .keras archive: ``layers/<snake_case class>[_<k>]/vars/<i>``."""
+
+    def __init__(self, group: h5py.Group, layers: list[tuple[str, str]], keras_major: int):
+        self.group = group
+        self.keras_major = keras_major
+        self.paths: dict[str, str] = {}
+        used: dict[str, int] = {}
+        for name, class_name in layers:
+            base = snake_case(_CLASS_ALIASES.get(class_name, class_name), keras_major)
+            if base in used:
+                used[base] += 1
+                path = f"{base}_{used[base]}"
+            else:
+                used[base] = 0
+                path = base
+            self.paths[name] = path
+
+    def _group(self, name: str) -> h5py.Group | None:
+        path = self.paths.get(name)
+        if path is None or "layers" not in self.group:
+            return None
+        return self.group["layers"].get(path)
+
+    def layer(self, name: str) -> Weights:
+        group = self._group(name)
+        if group is None or "vars" not in group:
+            return []
+        vars_ = group["vars"]
+        return [(None, _read(vars_[str(i)], f"{name}/vars/{i}")) for i in range(len(vars_))]
+
+    def submodel(self, name: str, layers: list[tuple[str, str]]) -> WeightSource:
+        group = self._group(name)
+        if group is None:
+            raise WeightsError(f"no weights stored for nested model '{name}'")
+        return KerasV3Weights(group, layers, self.keras_major)
+
+
+def _short(name: str) -> str:
+    return name.rsplit("/", 1)[-1].split(":")[0]
+
+
+class H5Weights:
+    """Weights of a legacy .h5 model: group ``model_weights/<layer>`` with ``weight_names``."""
+
+    def __init__(self, group: h5py.Group):
+        self.group = group
+
+    def _entries(self, name: str) -> list[tuple[str, h5py.Dataset]]:
+        if name not in self.group:
+            return []
+        g = self.group[name]
+        names = [n.decode() if isinstance(n, bytes) else str(n)
+                 for n in g.attrs.get("weight_names", [])]
+        out = []
+        for n in names:
+            if n not in g:
+                raise WeightsError(f"weight '{n}' of layer '{name}' is listed but missing")
+            out.append((n, g[n]))
+        return out
+
+    def layer(self, name: str) -> Weights:
+        return [(_short(n), _read(ds, n)) for n, ds in self._entries(name)]
+
+    def submodel(self, name: str, layers: list[tuple[str, str]]) -> WeightSource:
+        return H5NestedWeights(self._entries(name))
+
+
+class H5NestedWeights:
+    """The flat weight list of a nested model in a .h5 file, split by layer name."""
+
+    def __init__(self, entries: list[tuple[str, h5py.Dataset]]):
+        self.entries = entries
+
+    def _select(self, name: str) -> list[tuple[str, h5py.Dataset]]:
+        return [(n, ds) for n, ds in self.entries if name in n.split("/")[:-1]]
+
+    def layer(self, name: str) -> Weights:
+        return [(_short(n), _read(ds, n)) for n, ds in self._select(name)]
+
+    def submodel(self, name: str, layers: list[tuple[str, str]]) -> WeightSource:
+        # Keras 3 prefixes nested weights with the model's name; Keras 2 does not.
+        return H5NestedWeights(self._select(name) or self.entries)

@@ -1,0 +1,1 @@
+"""The NumPy runtime: kernels and the executor."""

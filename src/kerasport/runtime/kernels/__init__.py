@@ -1,0 +1,10 @@
+"""NumPy kernels, one module per op family. Importing this package registers them all."""
+
+from kerasport.runtime.kernels import (  # noqa: F401
+    activations,
+    conv,
+    elementwise,
+    linalg,
+    pool,
+    shape,
+)

@@ -1,0 +1,143 @@
+"""Activation kernels, with Keras' exact formulas (float32 in, float32 out)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kerasport.ir.ops import kernel
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+@kernel("Relu")
+def Relu(x, max_value=None, negative_slope=0.0, threshold=0.0):
+    """Keras' general relu: x above threshold (else 0), clipped at max_value, minus
+    negative_slope * relu(threshold - x)."""
+    if negative_slope != 0.0 and max_value is None and threshold == 0.0:
+        return np.where(x >= 0, x, x * np.float32(negative_slope)).astype(x.dtype, copy=False)
+    if threshold != 0.0:
+        y = np.where(x > threshold, x, np.zeros((), x.dtype))
+    else:
+        y = np.maximum(x, np.zeros((), x.dtype))
+    if max_value is not None:
+        y = np.minimum(y, np.asarray(max_value, x.dtype))
+    if negative_slope != 0.0:
+        y = y - np.float32(negative_slope) * np.maximum(np.float32(threshold) - x, 0)
+    return y.astype(x.dtype, copy=False)
+
+
+@kernel("LeakyRelu")
+def LeakyRelu(x, alpha=0.2):
+    """x for x >= 0, alpha * x otherwise."""
+    return np.where(x >= 0, x, x * np.float32(alpha)).astype(x.dtype, copy=False)
+
+
+@kernel("PRelu")
+def PRelu(x, alpha):
+    """relu(x) - alpha * relu(-x), alpha broadcast over the non-batch dims."""
+    return np.maximum(x, 0) - alpha * np.maximum(-x, 0)
+
+
+@kernel("Elu")
+def Elu(x, alpha=1.0):
+    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+    neg = np.float32(alpha) * np.expm1(np.minimum(x, 0))
+    return np.where(x > 0, x, neg).astype(x.dtype, copy=False)
+
+
+@kernel("Selu")
+def Selu(x):
+    """scale * elu(x, alpha) with the self-normalising constants."""
+    neg = np.float32(_SELU_ALPHA) * np.expm1(np.minimum(x, 0))
+    return (np.float32(_SELU_SCALE) * np.where(x > 0, x, neg)).astype(x.dtype, copy=False)
+
+
+def _erf(x):
+    # Abramowitz & Stegun 7.1.26 in float64: absolute error below 1.5e-7.
+    z = np.abs(x.astype(np.float64))
+    t = 1.0 / (1.0 + 0.3275911 * z)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
+                                                                           + t * 1.061405429))))
+    return np.sign(x) * (1.0 - poly * np.exp(-z * z))
+
+
+@kernel("Gelu")
+def Gelu(x, approximate=False):
+    """0.5 x (1 + erf(x / sqrt 2)), or the tanh approximation when ``approximate``."""
+    if approximate:
+        c = np.float32(np.sqrt(2.0 / np.pi))
+        y = 0.5 * x * (1.0 + np.tanh(c * (x + np.float32(0.044715) * x**3)))
+    else:
+        y = 0.5 * x * (1.0 + _erf(x / np.sqrt(2.0)))
+    return y.astype(x.dtype, copy=False)
+
+
+@kernel("Sigmoid")
+def Sigmoid(x):
+    """1 / (1 + exp(-x)), computed without overflow."""
+    return np.exp(-np.logaddexp(0, -x)).astype(x.dtype, copy=False)
+
+
+@kernel("HardSigmoid")
+def HardSigmoid(x, slope=1.0 / 6.0, offset=0.5):
+    """clip(slope * x + offset, 0, 1); Keras 3 uses 1/6 and 0.5, Keras 2 used 0.2 and 0.5."""
+    return np.clip(x * np.float32(slope) + np.float32(offset), 0, 1).astype(x.dtype, copy=False)
+
+
+@kernel("Silu")
+def Silu(x):
+    """x * sigmoid(x)."""
+    return x * Sigmoid(x)
+
+
+@kernel("HardSilu")
+def HardSilu(x):
+    """x * relu6(x + 3) / 6."""
+    return x * HardSigmoid(x)
+
+
+@kernel("Softplus")
+def Softplus(x):
+    """log(1 + exp(x)), computed without overflow."""
+    return np.logaddexp(0, x).astype(x.dtype, copy=False)
+
+
+@kernel("Mish")
+def Mish(x):
+    """x * tanh(softplus(x))."""
+    return x * np.tanh(Softplus(x))
+
+
+@kernel("Softsign")
+def Softsign(x):
+    """x / (1 + |x|)."""
+    return x / (1 + np.abs(x))
+
+
+@kernel("Tanh")
+def Tanh(x):
+    """tanh(x)."""
+    return np.tanh(x)
+
+
+@kernel("Exp")
+def Exp(x):
+    """exp(x)."""
+    return np.exp(x)
+
+
+@kernel("Softmax")
+def Softmax(x, axis=-1):
+    """exp(x - max) / sum(exp(x - max)) over ``axis`` (an int or a list of ints)."""
+    ax = tuple(axis) if isinstance(axis, (list, tuple)) else axis
+    e = np.exp(x - np.max(x, axis=ax, keepdims=True))
+    return e / np.sum(e, axis=ax, keepdims=True)
+
+
+@kernel("LogSoftmax")
+def LogSoftmax(x, axis=-1):
+    """x - max - log(sum(exp(x - max))) over ``axis`` (an int or a list of ints)."""
+    ax = tuple(axis) if isinstance(axis, (list, tuple)) else axis
+    shifted = x - np.max(x, axis=ax, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=ax, keepdims=True))
