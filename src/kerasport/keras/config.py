@@ -273,11 +273,15 @@ def parse_model(raw: dict[str, Any], keras_major: int) -> ModelSpec:
     outputs = _structure(cfg.get("output_layers", []))
     if keras_major < 3:
         offsets = {layer.name: 1 for layer in layers if _skips_first_node(layer)}
-        if offsets:
-            for layer in layers:
-                for node in layer.inbound:
-                    node.args = _shift_refs(node.args, offsets)
-                    node.kwargs = _shift_refs(node.kwargs, offsets)
-            outputs = _shift_refs(outputs, offsets)
+        for layer in layers:
+            for node in layer.inbound:
+                node.args = _shift_refs(node.args, offsets)
+                node.kwargs = _shift_refs(node.kwargs, offsets)
+    else:
+        # Keras 3 numbers a nested Functional's calls from 1 in input_layers/output_layers
+        # only (its built-in node counts there), not in call arguments.
+        offsets = {layer.name: 1 for layer in layers
+                   if layer.model is not None and layer.class_name != "Sequential"}
+    outputs = _shift_refs(outputs, offsets)
     return ModelSpec(name, "Functional", layers, inputs, outputs, keras_major,
                      [(layer.name, layer.class_name) for layer in layers])
