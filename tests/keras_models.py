@@ -7,6 +7,7 @@ default bound is TOL = 1e-5.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ TOL = 1e-5
 FORMATS = [("k3", "keras"), ("k3", "h5"), ("k2", "keras"), ("k2", "h5")]
 FORMAT_IDS = [f"{k}-{ext}" for k, ext in FORMATS]
 FREE_DIM = 6  # size given to free (None) non-batch dims in test inputs
+ERRORS: list[tuple[str, float]] = []  # (test id, max error): summarised at the end of the run
 
 
 def keras_module(flavour: str):
@@ -122,6 +124,7 @@ def check_parity(build: Callable[[Any], Any], flavour: str, ext: str, tmp_path: 
     m = kerasport.load(path)
     got = as_list(m.predict(inputs if len(inputs) > 1 else inputs[0]))
     err = max_error(got, want)
+    ERRORS.append((os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0], err))
     assert err <= tol, f"max error {err:.3g} > {tol:.3g} ({flavour} .{ext})"
     bundle = tmp_path / "model.npz"
     m.save(str(bundle))

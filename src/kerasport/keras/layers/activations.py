@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
-
 from kerasport.keras.registry import LayerContext, register_converter
 
 

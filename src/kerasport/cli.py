@@ -1,0 +1,187 @@
+"""The ``kerasport`` command: inspect, convert, predict, verify."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from kerasport.errors import KerasportError, UnsupportedLayerError
+from kerasport.ir.bundle import atomic_write
+
+
+def _shape(shape) -> str:
+    if shape is None:
+        return "?"
+    if isinstance(shape, list):
+        return ", ".join(_shape(s) for s in shape)
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    line = "  ".join("-" * w for w in widths)
+    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths)), line]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(out)
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """Print one row per layer; exit 1 if any layer cannot be converted."""
+    from kerasport.api import inspect_file
+
+    conv = inspect_file(args.model)
+    bad = {i.layer for i in conv.issues}
+    rows = [["  " * r.depth + r.name, r.class_name, _shape(r.output_shape), f"{r.params:,}",
+             "yes" if r.supported and r.name.rsplit("/", 1)[-1] not in bad else "NO"]
+            for r in conv.rows]
+    print(_table(rows, ["layer", "class", "output shape", "params", "supported"]))
+    total = sum(r.params for r in conv.rows if r.depth == 0)
+    print(f"\n{len(conv.rows)} layers, {total:,} parameters")
+    if conv.issues:
+        print()
+        print(UnsupportedLayerError(conv.issues))
+        return 1
+    print("every layer is supported")
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    """Convert a Keras file to a bundle (refuses to overwrite the input)."""
+    import kerasport
+
+    out = args.output or os.path.splitext(args.model)[0] + ".npz"
+    if os.path.abspath(out) == os.path.abspath(args.model):
+        raise KerasportError(f"refusing to overwrite the input file {args.model}")
+    start = time.perf_counter()
+    model = kerasport.load(args.model)
+    model.save(out)
+    elapsed = time.perf_counter() - start
+    size = os.path.getsize(out)
+    print(f"wrote {out} ({size / 1e6:.2f} MB, {model.graph.num_params():,} parameters, "
+          f"{len(model.graph.nodes)} ops) in {elapsed:.2f} s")
+    err = model.verify()
+    print(f"reference input recorded; verify: max relative error {err:.2e}")
+    return 0
+
+
+def _read_inputs(path: str) -> list[np.ndarray] | dict[str, np.ndarray]:
+    if path.endswith(".npz"):
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    return [np.load(path, allow_pickle=False)]
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Run a model on inputs from .npy/.npz and write the outputs."""
+    import kerasport
+    from kerasport.model import as_list
+
+    model = kerasport.load(args.model)
+    inputs = _read_inputs(args.input)
+    if isinstance(inputs, dict):
+        names = model.input_names
+        if set(inputs) == set(names):
+            feed = inputs
+        elif len(inputs) == len(names):
+            feed = [inputs[k] for k in sorted(inputs)] if len(names) > 1 else list(
+                inputs.values())
+        else:
+            raise KerasportError(f"{args.input} holds {sorted(inputs)}; the model's inputs are "
+                                 f"{names}")
+    else:
+        feed = inputs
+    outs = as_list(model.predict(feed, batch_size=args.batch_size))
+    names = model.output_names
+    if args.output:
+        target = args.output
+        if target.endswith(".npy"):
+            if len(outs) != 1:
+                raise KerasportError("the model has several outputs: write them to a .npz")
+            atomic_write(target, lambda tmp: np.save(tmp, outs[0]))
+        else:
+            keys = _unique(names)
+            atomic_write(target, lambda tmp: _savez(tmp, dict(zip(keys, outs))))
+        print(f"wrote {target}: " + ", ".join(f"{n} {o.shape}" for n, o in zip(names, outs)))
+    else:
+        for n, o in zip(names, outs):
+            print(f"{n}: shape {o.shape}\n{o}")
+    return 0
+
+
+def _savez(path: str, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def _unique(names: Sequence[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}_{seen[n] - 1}")
+    return out
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Re-run the reference recorded in a bundle; exit 1 on drift."""
+    import kerasport
+    from kerasport.errors import VerificationError
+
+    model = kerasport.load(args.model)
+    if model.reference is None:
+        model.reference = model.make_reference()
+        print("no recorded reference (not a bundle): checked that the model runs")
+    try:
+        err = model.verify(args.tolerance)
+    except VerificationError as exc:
+        print(f"FAILED: {exc}")
+        return 1
+    print(f"OK: max relative error {err:.2e} (tolerance {args.tolerance:.0e})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``kerasport`` command."""
+    p = argparse.ArgumentParser(prog="kerasport",
+                                description="Run Keras models without TensorFlow.")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("inspect", help="list layers, shapes, parameters and support")
+    s.add_argument("model")
+    s.set_defaults(fn=cmd_inspect)
+    s = sub.add_parser("convert", help="convert a .keras/.h5 file to a kerasport bundle")
+    s.add_argument("model")
+    s.add_argument("-o", "--output", help="output .npz (default: next to the model)")
+    s.set_defaults(fn=cmd_convert)
+    s = sub.add_parser("predict", help="run a model or bundle on inputs from .npy/.npz")
+    s.add_argument("model")
+    s.add_argument("--input", "-i", required=True, help=".npy (one input) or .npz (by name)")
+    s.add_argument("-o", "--output", help=".npz (or .npy for one output); default: print")
+    s.add_argument("--batch-size", type=int, default=None)
+    s.set_defaults(fn=cmd_predict)
+    s = sub.add_parser("verify", help="re-run a bundle's recorded reference, exit 1 on drift")
+    s.add_argument("model")
+    s.add_argument("--tolerance", type=float, default=1e-4)
+    s.set_defaults(fn=cmd_verify)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kerasport`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except KerasportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
