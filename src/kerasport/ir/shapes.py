@@ -13,7 +13,7 @@ from kerasport.ir.ops import shape_rule
 
 _UNARY = (
     "Relu LeakyRelu PRelu Elu Selu Gelu Sigmoid HardSigmoid Silu HardSilu Softplus Mish Softsign "
-    "Tanh Exp Softmax LogSoftmax Affine Cast"
+    "Tanh Exp Softmax LogSoftmax Affine Cast LayerNorm GroupNorm L2Normalize RmsNorm"
 ).split()
 
 
@@ -51,7 +51,7 @@ def _broadcast_rule(shapes, **_):
     return [broadcast(*shapes)]
 
 
-for _op in ("Add", "Sub", "Mul", "Max", "Min", "Mean"):
+for _op in ("Add", "Sub", "Mul", "Div", "Max", "Min", "Mean"):
     shape_rule(_op)(_broadcast_rule)
 
 
@@ -82,6 +82,52 @@ def _conv(shapes, strides=(1,), dilations=(1,), padding="valid", groups=1):
     r = len(w) - 2
     out = [_window_out(x[1 + i], w[i], strides[i], dilations[i], padding) for i in range(r)]
     return [(x[0], *out, w[-1])]
+
+
+@shape_rule("DepthwiseConv")
+def _depthwise(shapes, strides=(1,), dilations=(1,), padding="valid"):
+    """(N, *S, C) -> (N, *O, C*M), O as for Conv; kernel (*ksize, C, M)."""
+    x, w = shapes[0], shapes[1]
+    if x is None:
+        return [None]
+    r = len(w) - 2
+    out = [_window_out(x[1 + i], w[i], strides[i], dilations[i], padding) for i in range(r)]
+    return [(x[0], *out, w[-2] * w[-1])]
+
+
+@shape_rule("ConvTranspose")
+def _conv_transpose(shapes, strides=(1,), dilations=(1,), padding="valid", output_padding=None):
+    """(N, *S, C) -> (N, *O, F), O by Keras' transposed-convolution length rule; kernel
+    (*ksize, F, C)."""
+    from kerasport.runtime.kernels.conv import transpose_out_size
+
+    x, w = shapes[0], shapes[1]
+    if x is None:
+        return [None]
+    r = len(w) - 2
+    ops_ = output_padding or [None] * r
+    out = [None if x[1 + i] is None else transpose_out_size(
+        x[1 + i], w[i], strides[i], dilations[i], padding, ops_[i]) for i in range(r)]
+    return [(x[0], *out, w[-2])]
+
+
+@shape_rule("Resize")
+def _resize(shapes, size=(1, 1), method="nearest"):
+    """Spatial axes take ``size``."""
+    x = shapes[0]
+    return [None if x is None else (x[0], *size, *x[1 + len(size):])]
+
+
+@shape_rule("Repeat")
+def _repeat(shapes, repeats=(2,)):
+    """Axes 1, 2, ... multiplied by ``repeats``."""
+    x = shapes[0]
+    if x is None:
+        return [None]
+    dims = list(x)
+    for i, r in enumerate(repeats):
+        dims[1 + i] = None if dims[1 + i] is None else dims[1 + i] * r
+    return [tuple(dims)]
 
 
 @shape_rule("Pool")

@@ -65,6 +65,8 @@ def load_builtin_converters() -> None:
 def find_converter(spec: LayerSpec) -> Registration | None:
     """The converter for a layer: by registered name first, then by class name."""
     load_builtin_converters()
+    if (spec.module or "").startswith("keras.src.ops"):
+        return CONVERTERS.get(f"ops.{spec.class_name}")
     for key in (spec.registered_name, spec.class_name):
         if key and key in CONVERTERS:
             return CONVERTERS[key]

@@ -2,10 +2,12 @@
 
 from kerasport.keras.layers import (  # noqa: F401
     activations,
+    applications,
     conv,
     core,
     merging,
     normalization,
     pooling,
+    preprocessing,
     reshaping,
 )

@@ -1,4 +1,4 @@
-"""Pooling layers: Max/AveragePooling1D/2D and the global poolings."""
+"""Pooling layers: Max/AveragePooling1D/2D/3D and the global poolings."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from kerasport.keras.layers._util import ints, spatial_rank
 from kerasport.keras.registry import LayerContext, register_converter
 
 
-@register_converter("MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D")
+@register_converter("MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
+                    "AveragePooling2D", "AveragePooling3D")
 def convert_pool(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Windowed pooling; 'same' averages exclude the padding, as Keras does."""
     ctx.channels_last()
@@ -21,8 +22,8 @@ def convert_pool(ctx: LayerContext, inputs: list[str]) -> list[str]:
                    padding=padding)]
 
 
-@register_converter("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D",
-                    "GlobalAveragePooling2D")
+@register_converter("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
+                    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D")
 def convert_global_pool(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Mean or max over the spatial axes (keepdims kept as size-1 axes)."""
     ctx.channels_last()

@@ -1,8 +1,9 @@
-"""Reshaping layers: Flatten, Reshape, Permute, ZeroPadding1D/2D, Cropping1D/2D."""
+"""Reshaping layers: Flatten, Reshape, Permute, ZeroPadding1D/2D/3D, Cropping1D/2D/3D,
+UpSampling1D/2D/3D."""
 
 from __future__ import annotations
 
-from kerasport.keras.layers._util import pairs, spatial_rank
+from kerasport.keras.layers._util import ints, pairs, spatial_rank
 from kerasport.keras.registry import LayerContext, register_converter
 
 
@@ -29,7 +30,7 @@ def convert_permute(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.op("Transpose", [inputs[0]], perm=[0, *(int(d) for d in ctx.config["dims"])])]
 
 
-@register_converter("ZeroPadding1D", "ZeroPadding2D")
+@register_converter("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D")
 def convert_zero_padding(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Zero padding of the spatial axes."""
     ctx.channels_last()
@@ -38,10 +39,27 @@ def convert_zero_padding(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.op("Pad", [inputs[0]], pads=[(0, 0), *pads, (0, 0)])]
 
 
-@register_converter("Cropping1D", "Cropping2D")
+@register_converter("Cropping1D", "Cropping2D", "Cropping3D")
 def convert_cropping(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Cropping of the spatial axes."""
     ctx.channels_last()
     r = spatial_rank(ctx.class_name)
     crops = pairs(ctx.config.get("cropping", 1), r)
     return [ctx.op("Crop", [inputs[0]], crops=[(0, 0), *crops, (0, 0)])]
+
+
+@register_converter("UpSampling1D", "UpSampling2D", "UpSampling3D")
+def convert_upsampling(ctx: LayerContext, inputs: list[str]) -> list[str]:
+    """Integer upsampling: nearest repeats; UpSampling2D bilinear resizes like Keras."""
+    ctx.channels_last()
+    r = spatial_rank(ctx.class_name)
+    size = ints(ctx.config.get("size", 2), r)
+    method = str(ctx.config.get("interpolation", "nearest"))
+    ctx.require(method in ("nearest", "bilinear"), "interpolation",
+                f"interpolation='{method}' is not supported", "use 'nearest' or 'bilinear'")
+    if method == "nearest":
+        return [ctx.op("Repeat", [inputs[0]], repeats=size)]
+    shape = ctx.shape(inputs[0])
+    ctx.require(None not in shape[1:1 + r], None, "bilinear upsampling needs known spatial sizes")
+    return [ctx.op("Resize", [inputs[0]], size=[d * s for d, s in zip(shape[1:1 + r], size)],
+                   method="bilinear")]

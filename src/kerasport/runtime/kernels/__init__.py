@@ -5,6 +5,8 @@ from kerasport.runtime.kernels import (  # noqa: F401
     conv,
     elementwise,
     linalg,
+    norm,
     pool,
+    resize,
     shape,
 )

@@ -65,3 +65,67 @@ def Conv(x, kernel, bias=None, strides=(1,), dilations=(1,), padding="valid", gr
     if bias is not None:
         y += bias
     return y
+
+
+def _tap_slices(offsets, dilations, strides, out_sizes):
+    return tuple(slice(t * d, t * d + (o - 1) * s + 1, s)
+                 for t, d, s, o in zip(offsets, dilations, strides, out_sizes))
+
+
+@kernel("DepthwiseConv")
+def DepthwiseConv(x, kernel, bias=None, strides=(1,), dilations=(1,), padding="valid"):
+    """Depthwise convolution as a sum over kernel taps; kernel is Keras' (*ksize, C, M) and
+    output channel c*M + m comes from input channel c."""
+    r = kernel.ndim - 2
+    ksize = kernel.shape[:r]
+    pads = spatial_pads(x.shape[1:-1], ksize, strides, dilations, padding)
+    if any(p != (0, 0) for p in pads):
+        x = np.pad(x, [(0, 0), *pads, (0, 0)])
+    sizes = x.shape[1:-1]
+    out = [(s - d * (k - 1) - 1) // st + 1 for s, k, st, d in zip(sizes, ksize, strides, dilations)]
+    c, m = kernel.shape[-2], kernel.shape[-1]
+    y = np.zeros((x.shape[0], *out, c, m), dtype=x.dtype)
+    for tap in np.ndindex(*ksize):
+        patch = x[(slice(None), *_tap_slices(tap, dilations, strides, out))]
+        if m == 1:
+            y[..., 0] += patch * kernel[tap][:, 0]
+        else:
+            y += patch[..., None] * kernel[tap]
+    y = y.reshape(x.shape[0], *out, c * m)
+    if bias is not None:
+        y += bias
+    return y
+
+
+def transpose_out_size(size, k, stride, dilation, padding, output_padding=None):
+    """Keras' output length of a transposed convolution along one axis."""
+    k_eff = (k - 1) * dilation + 1
+    if output_padding is None:
+        return size * stride + max(k_eff - stride, 0) if padding == "valid" else size * stride
+    pad = k_eff // 2 if padding == "same" else 0
+    return (size - 1) * stride + k_eff - 2 * pad + output_padding
+
+
+@kernel("ConvTranspose")
+def ConvTranspose(x, kernel, bias=None, strides=(1,), dilations=(1,), padding="valid",
+                  output_padding=None):
+    """Transposed convolution (the gradient of Conv), kernel Keras' (*ksize, F, C): one matrix
+    product, then each tap's contribution added into a strided slice of the output."""
+    r = kernel.ndim - 2
+    ksize, f, c = kernel.shape[:r], kernel.shape[-2], kernel.shape[-1]
+    n, sizes = x.shape[0], x.shape[1:-1]
+    ops_ = output_padding or [None] * r
+    outs = [transpose_out_size(s, k, st, d, padding, op)
+            for s, k, st, d, op in zip(sizes, ksize, strides, dilations, ops_)]
+    full = [(s - 1) * st + (k - 1) * d + 1 for s, k, st, d in zip(sizes, ksize, strides, dilations)]
+    before = [0 if padding == "valid" else max(fl - o, 0) // 2 for fl, o in zip(full, outs)]
+    buf = np.zeros((n, *(max(fl, b + o) for fl, b, o in zip(full, before, outs)), f), x.dtype)
+    cols = (x.reshape(-1, c) @ np.moveaxis(kernel, -1, 0).reshape(c, -1)).reshape(
+        n, *sizes, *ksize, f)
+    for tap in np.ndindex(*ksize):
+        sl = _tap_slices(tap, dilations, strides, sizes)
+        buf[(slice(None), *sl)] += cols[(slice(None),) * (1 + r) + tap]
+    y = buf[(slice(None), *(slice(b, b + o) for b, o in zip(before, outs)))]
+    if bias is not None:
+        y = y + bias
+    return np.ascontiguousarray(y)

@@ -22,6 +22,12 @@ def Sub(a, b):
     return a - b
 
 
+@kernel("Div")
+def Div(a, b):
+    """a / b (broadcasting)."""
+    return a / b
+
+
 @kernel("Mul")
 def Mul(*xs):
     """Product of all inputs (broadcasting)."""
