@@ -129,6 +129,8 @@ def _parse_inbound(raw: list[Any], keras_major: int) -> list[CallNode]:
             kwargs = _parse_k3_arg(node.get("kwargs", {}))
             nodes.append(CallNode(list(args), dict(kwargs)))
         else:
+            if node and isinstance(node[0], str):  # TFOpLambda writes one bare entry
+                node = [node]
             refs = [TensorRef(e[0], int(e[1]), int(e[2])) for e in node]
             kwargs = node[0][3] if node and len(node[0]) > 3 and node[0][3] else {}
             kwargs = {k: _parse_k2_kwarg(v) for k, v in kwargs.items()}
@@ -190,6 +192,11 @@ def _layer_spec(raw: dict[str, Any], keras_major: int) -> LayerSpec:
         registered_name=raw.get("registered_name"),
         module=raw.get("module"),
     )
+    if not spec.module and "trainable" not in config and "dtype" not in config and (
+            class_name not in MODEL_CLASSES):
+        # Keras 3's legacy .h5 writer drops "module"; an operation (``x + 3.0``) is told from
+        # a layer by its config, which holds no trainable/dtype keys.
+        spec.module = "keras.src.ops"
     if class_name in MODEL_CLASSES and "layers" in config:
         spec.model = parse_model(raw, keras_major)
     return spec

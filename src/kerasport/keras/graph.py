@@ -158,7 +158,8 @@ class _Walker:
                 inputs = [self._as_float(v, name) for v in inputs]
             outputs = reg.fn(ctx, inputs)
         except LayerUnsupported as exc:
-            if node_idx == 0:
+            # Behind a failed layer, only config problems are this layer's own.
+            if node_idx == 0 and (not poisoned or exc.issue.key):
                 self.issues.append(exc.issue)
             return None
         except WeightsError:
