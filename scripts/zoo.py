@@ -103,8 +103,9 @@ def run(arch: Arch, workdir: Path, formats=("keras", "h5"), seed: int = 0,
         flavour: str = "k3") -> ZooResult:
     """Build with Keras 3 (``k3``) or tf_keras (``k2``), randomise, save in ``formats``,
     convert each, compare logits with Keras."""
-    import kerasport
     from keras_models import keras_module, keras_outputs, max_error, randomize, save
+
+    import kerasport
 
     keras = keras_module(flavour)
     keras.utils.set_random_seed(seed)
@@ -133,7 +134,8 @@ def run(arch: Arch, workdir: Path, formats=("keras", "h5"), seed: int = 0,
     keras.backend.clear_session()
     gc.collect()
     assert got.shape == (1, arch.classes)
-    return ZooResult(arch.id if flavour == "k3" else f"{arch.id}-keras2", arch.name, params, "+".join(f".{f}" for f in formats), worst,
+    rid = arch.id if flavour == "k3" else f"{arch.id}-keras2"
+    return ZooResult(rid, arch.name, params, "+".join(f".{f}" for f in formats), worst,
                      round(convert_s, 3), round(numpy_ms, 1), round(keras_ms, 1))
 
 
