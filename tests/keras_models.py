@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from standalone import run_standalone
 
 import kerasport
 from kerasport.model import as_list
@@ -107,7 +108,8 @@ def save(model, path: Path) -> Path:
 
 
 def check_parity(build: Callable[[Any], Any], flavour: str, ext: str, tmp_path: Path,
-                 tol: float = TOL, batch: int = 3, int_high: int = 5) -> float:
+                 tol: float = TOL, batch: int = 3, int_high: int = 5,
+                 standalone: bool = True) -> float:
     """Build with Keras, randomise, save, load with kerasport (file and bundle), compare.
     Returns the max error seen."""
     k = keras_module(flavour)
@@ -130,4 +132,19 @@ def check_parity(build: Callable[[Any], Any], flavour: str, ext: str, tmp_path: 
     m.save(str(bundle))
     again = as_list(kerasport.load(bundle).predict(inputs if len(inputs) > 1 else inputs[0]))
     assert max_error(again, got) == 0.0, "bundle output differs from the model file's"
+    if ext == "keras" and standalone:
+        check_standalone(m, inputs, got, tmp_path)
     return err
+
+
+def check_standalone(m, inputs: list[np.ndarray], expected: list[np.ndarray],
+                     tmp_path: Path) -> None:
+    """The generated standalone module, run with numpy alone, gives the runtime's outputs."""
+    from kerasport.export.python import export_python
+
+    py_path, _ = export_python(m, str(tmp_path / "standalone"), name="model")
+    outs, info = run_standalone(Path(py_path), inputs, tmp_path)
+    assert info["leaked"] == [], f"standalone code imported {info['leaked']}"
+    assert info["self_check"] <= 1e-6, info
+    err = max_error(outs, expected)
+    assert err <= 1e-6, f"standalone output differs from the runtime's by {err:.3g}"

@@ -51,21 +51,39 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    """Convert a Keras file to a bundle (refuses to overwrite the input)."""
+    """Convert a Keras file to a bundle or standalone Python (refuses to overwrite the input)."""
     import kerasport
 
-    out = args.output or os.path.splitext(args.model)[0] + ".npz"
+    target = args.to
+    out = args.output
+    if target == "python":
+        out = out or os.path.splitext(os.path.basename(args.model))[0] + "_standalone"
+    else:
+        out = out or os.path.splitext(args.model)[0] + ".npz"
     if os.path.abspath(out) == os.path.abspath(args.model):
         raise KerasportError(f"refusing to overwrite the input file {args.model}")
     start = time.perf_counter()
     model = kerasport.load(args.model)
-    model.save(out)
+    if target == "python":
+        from kerasport.export.python import export_python
+
+        py_path, w_path = export_python(model, out, weights=args.weights)
+        elapsed = time.perf_counter() - start
+        print(f"wrote {py_path} and {w_path} ({os.path.getsize(w_path) / 1e6:.2f} MB, "
+              f"{args.weights} weights) in {elapsed:.2f} s")
+        print(f"run it with numpy only: python {py_path}  (self-check)")
+        return 0
+    model.save(out, weights=args.weights)
     elapsed = time.perf_counter() - start
     size = os.path.getsize(out)
-    print(f"wrote {out} ({size / 1e6:.2f} MB, {model.graph.num_params():,} parameters, "
-          f"{len(model.graph.nodes)} ops) in {elapsed:.2f} s")
-    err = model.verify()
-    print(f"reference input recorded; verify: max relative error {err:.2e}")
+    print(f"wrote {out} ({size / 1e6:.2f} MB, {args.weights} weights, "
+          f"{model.graph.num_params():,} parameters, {len(model.graph.nodes)} ops) "
+          f"in {elapsed:.2f} s")
+    bundle = kerasport.load(out)
+    err = bundle.verify()
+    lossy = bundle.meta.get("weights_error_vs_float32")
+    print(f"reference input recorded; verify: max relative error {err:.2e}"
+          + (f"; {args.weights} weights vs float32: {lossy:.2e}" if lossy is not None else ""))
     return 0
 
 
@@ -153,9 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("inspect", help="list layers, shapes, parameters and support")
     s.add_argument("model")
     s.set_defaults(fn=cmd_inspect)
-    s = sub.add_parser("convert", help="convert a .keras/.h5 file to a kerasport bundle")
+    s = sub.add_parser("convert", help="convert a .keras/.h5 file to a bundle or Python code")
     s.add_argument("model")
-    s.add_argument("-o", "--output", help="output .npz (default: next to the model)")
+    s.add_argument("-o", "--output",
+                   help="output .npz (bundle) or directory (python); default: next to the model")
+    s.add_argument("--to", choices=["bundle", "python"], default="bundle",
+                   help="bundle: one .npz for kerasport; python: a .py needing only numpy")
+    s.add_argument("--weights", choices=["float32", "float16", "int8"], default="float32",
+                   help="weight storage: float16 halves the size, int8 quarters the kernels")
     s.set_defaults(fn=cmd_convert)
     s = sub.add_parser("predict", help="run a model or bundle on inputs from .npy/.npz")
     s.add_argument("model")

@@ -44,15 +44,21 @@ def atomic_write(path: str, write) -> None:
 
 
 def save_bundle(graph: Graph, path: str, reference: Reference | None = None,
-                meta: dict | None = None) -> None:
-    """Write ``graph`` (and ``reference``) to ``path`` atomically."""
+                meta: dict | None = None, weights: str = "float32") -> None:
+    """Write ``graph`` (and ``reference``) to ``path`` atomically; ``weights`` is the storage
+    mode (float32, float16 or int8, see kerasport.quantize)."""
+    from kerasport.quantize.weights import SCALE_SUFFIX, quantize_constants
+
+    stored = quantize_constants(graph, weights)
     const_names = sorted(graph.constants)
     header = {"format": FORMAT, "version": VERSION, "graph": graph.to_json(),
-              "constant_order": const_names, "meta": meta or {},
+              "constant_order": const_names, "meta": meta or {}, "weights": weights,
               "n_reference": 0 if reference is None else len(reference.inputs)}
     arrays = {GRAPH_KEY: np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)}
     for i, name in enumerate(const_names):
-        arrays[f"c{i}"] = graph.constants[name]
+        arrays[f"c{i}"] = stored[name]
+        if name + SCALE_SUFFIX in stored:
+            arrays[f"s{i}"] = stored[name + SCALE_SUFFIX]
     if reference is not None:
         arrays.update({f"ref_in{i}": a for i, a in enumerate(reference.inputs)})
         arrays.update({f"ref_out{i}": a for i, a in enumerate(reference.outputs)})
@@ -75,6 +81,8 @@ def is_bundle(path: str) -> bool:
 
 def load_bundle(path: str) -> tuple[Graph, Reference | None, dict]:
     """Read a bundle: its graph, reference I/O (if recorded) and metadata."""
+    from kerasport.quantize.weights import SCALE_SUFFIX, dequantize
+
     try:
         with zipfile.ZipFile(path) as zf:
             check_archive(zf, path)
@@ -85,7 +93,12 @@ def load_bundle(path: str) -> tuple[Graph, Reference | None, dict]:
             if header.get("format") != FORMAT or header.get("version", 0) > VERSION:
                 raise ModelFileError(f"{path}: unknown bundle format/version "
                                      f"{header.get('format')} {header.get('version')}")
-            consts = {name: data[f"c{i}"] for i, name in enumerate(header["constant_order"])}
+            stored = {}
+            for i, name in enumerate(header["constant_order"]):
+                stored[name] = data[f"c{i}"]
+                if f"s{i}" in data.files:
+                    stored[name + SCALE_SUFFIX] = data[f"s{i}"]
+            consts = dequantize(stored)
             n_ref = header.get("n_reference", 0)
             n_out = len(header["graph"]["outputs"])
             reference = None
@@ -96,4 +109,5 @@ def load_bundle(path: str) -> tuple[Graph, Reference | None, dict]:
         raise
     except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError) as exc:
         raise ModelFileError(f"{path}: corrupt or truncated bundle ({exc})") from exc
-    return Graph.from_json(header["graph"], consts), reference, header.get("meta", {})
+    meta = {**header.get("meta", {}), "weights": header.get("weights", "float32")}
+    return Graph.from_json(header["graph"], consts), reference, meta
