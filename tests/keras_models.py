@@ -109,7 +109,7 @@ def save(model, path: Path) -> Path:
 
 def check_parity(build: Callable[[Any], Any], flavour: str, ext: str, tmp_path: Path,
                  tol: float = TOL, batch: int = 3, int_high: int = 5,
-                 standalone: bool = True) -> float:
+                 standalone: bool = True, onnx: bool = True) -> float:
     """Build with Keras, randomise, save, load with kerasport (file and bundle), compare.
     Returns the max error seen."""
     k = keras_module(flavour)
@@ -134,6 +134,26 @@ def check_parity(build: Callable[[Any], Any], flavour: str, ext: str, tmp_path: 
     assert max_error(again, got) == 0.0, "bundle output differs from the model file's"
     if ext == "keras" and standalone:
         check_standalone(m, inputs, got, tmp_path)
+    if ext == "keras" and onnx:
+        check_onnx(m, inputs, got)
+    return err
+
+
+ONNX_TOL = 1e-5
+
+
+def check_onnx(m, inputs: list[np.ndarray], expected: list[np.ndarray],
+               opset: int = 17) -> float:
+    """The ONNX export runs in ONNX Runtime and gives the runtime's outputs (ONNX_TOL)."""
+    ort = pytest.importorskip("onnxruntime")
+    from kerasport.export.onnx import to_onnx
+
+    proto = to_onnx(m, opset=opset)
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    feed = {i.name: a for i, a in zip(sess.get_inputs(), inputs)}
+    outs = sess.run(None, feed)
+    err = max_error([np.asarray(o) for o in outs], expected)
+    assert err <= ONNX_TOL, f"ONNX Runtime output differs from kerasport's by {err:.3g}"
     return err
 
 

@@ -1,0 +1,116 @@
+"""ONNX export from the IR, with the ``onnx`` package only (extra ``kerasport[onnx]``).
+
+    from kerasport.export.onnx import export_onnx
+    export_onnx(kerasport.load("m.keras"), "m.onnx", opset=17)
+
+Channels-last graphs get transposes only at the boundaries of channels-first regions (see
+context.py). The model is checked with ``onnx.checker.check_model(full_check=True)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from kerasport.errors import KerasportError, MissingExtraError
+from kerasport.ir.bundle import atomic_write
+
+DEFAULT_OPSET = 17
+MIN_OPSET = 13
+_FAMILIES = ("conv", "elementwise", "norm", "shape")
+
+
+def _require_onnx():
+    try:
+        import onnx
+    except ImportError as exc:
+        raise MissingExtraError("ONNX export needs the 'onnx' package: "
+                                "pip install 'kerasport[onnx]'") from exc
+    return onnx
+
+
+def _emitters() -> dict:
+    from kerasport.export.onnx.context import EMITTERS
+
+    for family in _FAMILIES:
+        importlib.import_module(f"kerasport.export.onnx.{family}")
+    return EMITTERS
+
+
+def supported_ops() -> list[str]:
+    """IR ops with an ONNX emitter."""
+    return sorted(_emitters())
+
+
+def to_onnx(model: Any, opset: int = DEFAULT_OPSET, batch_size: int | None = None,
+            inputs_as_nchw: bool = False):
+    """The ONNX ModelProto for a kerasport Model (checked, not written)."""
+    onnx = _require_onnx()
+    from onnx import helper
+
+    from kerasport.export.onnx.context import CF, CL, ExportContext, to_cf
+    from kerasport.export.onnx.elementwise import onnx_dtype
+
+    newest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= opset <= newest:
+        raise KerasportError(f"opset {opset} is not supported: choose {MIN_OPSET} to {newest} "
+                             "(the newest the installed onnx package knows)")
+    emitters = _emitters()
+    graph = model.graph
+    missing = sorted({(n.op, n.layer) for n in graph.nodes if n.op not in emitters})
+    if missing:
+        raise KerasportError("these ops have no ONNX mapping yet: " + ", ".join(
+            f"{op} (from layer '{layer}')" for op, layer in missing))
+    ctx = ExportContext(graph, opset)
+    batch = batch_size if batch_size else "batch"
+
+    def dims(name: str, shape, perm=None) -> list:
+        out = [batch] + [f"{name}_d{i}" if d is None else d for i, d in enumerate(shape)
+                         if i > 0]
+        return [out[p] for p in perm] if perm else out
+
+    inputs = []
+    for v in graph.inputs:
+        value = graph.values[v]
+        rank = len(value.shape)
+        nchw = inputs_as_nchw and rank >= 3
+        inputs.append(helper.make_tensor_value_info(
+            v, onnx_dtype(value.dtype), dims(v, value.shape, to_cf(rank) if nchw else None)))
+        ctx.set(v, v, CF if nchw else CL)
+    for node in graph.nodes:
+        ctx.layer = node.layer
+        try:
+            emitters[node.op](ctx, node)
+        except KerasportError:
+            raise
+        except Exception as exc:
+            raise KerasportError(f"ONNX export of op {node.op} (layer '{node.layer}') failed: "
+                                 f"{exc}") from exc
+    outputs, seen = [], set()
+    for v, name in zip(graph.outputs, graph.output_names):
+        base, k = name, 1
+        while name in seen or name in graph.inputs:
+            k += 1
+            name = f"{base}_{k}"
+        seen.add(name)
+        src = ctx.get(v, CL)
+        ctx.nodes.append(helper.make_node("Identity", [src], [name], name=f"{name}/output"))
+        value = graph.values[v]
+        outputs.append(helper.make_tensor_value_info(name, onnx_dtype(value.dtype),
+                                                     dims(name, value.shape)))
+    initializers = [onnx.numpy_helper.from_array(a, n) for n, a in ctx.initializers.items()]
+    proto = helper.make_graph(ctx.nodes, graph.name, inputs, outputs, initializers)
+    onnx_model = helper.make_model(proto, opset_imports=[helper.make_opsetid("", opset)],
+                                   producer_name="kerasport")
+    onnx_model.ir_version = min(onnx_model.ir_version, 10)
+    onnx.checker.check_model(onnx_model, full_check=True)
+    return onnx_model
+
+
+def export_onnx(model: Any, path: str, opset: int = DEFAULT_OPSET, batch_size: int | None = None,
+                inputs_as_nchw: bool = False):
+    """Write the ONNX form of ``model`` to ``path`` atomically; returns the ModelProto."""
+    onnx = _require_onnx()
+    proto = to_onnx(model, opset, batch_size, inputs_as_nchw)
+    atomic_write(path, lambda tmp: onnx.save(proto, tmp))
+    return proto

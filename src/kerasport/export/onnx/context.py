@@ -1,0 +1,177 @@
+"""The state of one ONNX export: nodes, initializers, and where each IR value lives in which
+layout.
+
+IR tensors are channels-last ("cl"). ONNX convolutions want channels-first ("cf"). Each IR value
+can be held in either layout; asking for the other one inserts a Transpose once (cached), so a
+chain of conv / pool / BN / activation / add runs channels-first without transposes in between,
+and transposes appear only where a channels-last op (Dense, Flatten, Reshape...) needs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from kerasport.errors import KerasportError
+from kerasport.ir.graph import Graph, Node
+
+CL, CF = "cl", "cf"
+
+EMITTERS: dict[str, Callable[[ExportContext, Node], None]] = {}
+
+
+def emitter(*ops: str):
+    """Register the ONNX emitter of IR ops (refuses duplicates)."""
+
+    def deco(fn):
+        for op in ops:
+            if op in EMITTERS:
+                raise KerasportError(f"ONNX emitter for '{op}' registered twice")
+            EMITTERS[op] = fn
+        return fn
+
+    return deco
+
+
+def to_cf(rank: int) -> list[int]:
+    """Permutation channels-last -> channels-first: (0, r-1, 1, ..., r-2)."""
+    return [0, rank - 1, *range(1, rank - 1)]
+
+
+def to_cl(rank: int) -> list[int]:
+    """Permutation channels-first -> channels-last."""
+    return [0, *range(2, rank), 1]
+
+
+class ExportContext:
+    """Collects ONNX nodes and initializers while the IR graph is walked."""
+
+    def __init__(self, graph: Graph, opset: int):
+        from onnx import helper
+
+        self.helper = helper
+        self.graph = graph
+        self.opset = opset
+        self.nodes: list[Any] = []
+        self.initializers: dict[str, np.ndarray] = {}
+        self.where: dict[tuple[str, str], str] = {}  # (IR value, layout) -> ONNX name
+        self._used: set[str] = set(graph.values)
+        self.layer = ""
+
+    # -- names and constants ------------------------------------------------------------
+    def fresh(self, base: str) -> str:
+        """A new unique ONNX tensor name."""
+        name, k = base, 1
+        while name in self._used:
+            k += 1
+            name = f"{base}_{k}"
+        self._used.add(name)
+        return name
+
+    def const(self, array: Any, base: str = "const") -> str:
+        """Add an initializer; returns its name."""
+        arr = np.asarray(array)
+        if arr.dtype == np.float64:
+            arr = arr.astype(np.float32)
+        name = self.fresh(base)
+        self.initializers[name] = arr
+        return name
+
+    def ints(self, values: list[int], base: str = "ints") -> str:
+        """An int64 1-D initializer."""
+        return self.const(np.asarray(values, dtype=np.int64), base)
+
+    def add(self, op: str, inputs: list[str], base: str, n_out: int = 1,
+            **attrs: Any) -> str | list[str]:
+        """Append an ONNX node; returns its output name(s)."""
+        outs = [self.fresh(f"{base}" if i == 0 else f"{base}_out{i}") for i in range(n_out)]
+        self.nodes.append(self.helper.make_node(op, inputs, outs, name=self.fresh(f"{base}/op"),
+                                                **attrs))
+        return outs[0] if n_out == 1 else outs
+
+    # -- values and layouts -------------------------------------------------------------
+    def rank(self, value: str) -> int:
+        """Rank of an IR value."""
+        shape = self.graph.values[value].shape
+        if shape is None:
+            raise KerasportError(f"value '{value}' has unknown rank")
+        return len(shape)
+
+    def shape(self, value: str) -> tuple:
+        """IR (channels-last) shape of a value."""
+        return self.graph.values[value].shape
+
+    def is_const(self, value: str) -> bool:
+        """True for IR constants (weights)."""
+        return value in self.graph.constants
+
+    def layouts(self, value: str) -> list[str]:
+        """Layouts a value is already available in."""
+        return [lay for lay in (CF, CL) if (value, lay) in self.where]
+
+    def set(self, value: str, name: str, layout: str = CL) -> None:
+        """Record that IR ``value`` is ONNX tensor ``name`` in ``layout``."""
+        self.where[(value, layout)] = name
+
+    def get(self, value: str, layout: str = CL) -> str:
+        """ONNX name of ``value`` in ``layout``, transposing (once) if needed."""
+        if (value, layout) in self.where:
+            return self.where[(value, layout)]
+        if self.is_const(value):
+            arr = self.graph.constants[value]
+            if layout == CF and arr.ndim >= 3:
+                arr = np.transpose(arr, to_cf(arr.ndim))
+            name = self.const(arr, value if layout == CL else f"{value}__cf")
+            self.where[(value, layout)] = name
+            return name
+        other = CF if layout == CL else CL
+        if (value, other) not in self.where:
+            raise KerasportError(f"value '{value}' was not produced before its use")
+        rank = self.rank(value)
+        if rank < 3:
+            self.where[(value, layout)] = self.where[(value, other)]
+            return self.where[(value, layout)]
+        perm = to_cf(rank) if layout == CF else to_cl(rank)
+        name = self.add("Transpose", [self.where[(value, other)]], f"{value}__{layout}",
+                        perm=perm)
+        self.where[(value, layout)] = name
+        return name
+
+    def preferred(self, values: list[str]) -> str:
+        """The layout for a layout-agnostic op: channels-first if any non-constant input
+        already is, else channels-last."""
+        for v in values:
+            if not self.is_const(v) and CF in self.layouts(v) and self.rank(v) >= 3:
+                return CF
+        return CL
+
+    def operand(self, value: str, layout: str, rank: int) -> str:
+        """``value`` for a broadcasting op whose result has ``rank`` and ``layout``: lower-rank
+        constants are left-padded with 1s before being laid out."""
+        if layout == CF and rank >= 3:
+            if self.is_const(value):
+                arr = self.graph.constants[value]
+                if arr.ndim < rank:
+                    arr = arr.reshape((1,) * (rank - arr.ndim) + arr.shape)
+                key = (value, f"cf{rank}")
+                if key not in self.where:
+                    self.where[key] = self.const(np.transpose(arr, to_cf(rank)),
+                                                 f"{value}__cf")
+                return self.where[key]
+            if self.rank(value) < rank:
+                return self.get(value, CL)  # broadcasts only along the trailing axes
+        return self.get(value, layout)
+
+    def axis(self, axis: int, rank: int, layout: str) -> int:
+        """A channels-last axis index in ``layout``."""
+        axis %= rank
+        return to_cf(rank).index(axis) if layout == CF and rank >= 3 else axis
+
+    def reduce(self, op: str, x: str, axes: list[int], keepdims: bool, base: str) -> str:
+        """ReduceX over ``axes``, with axes as attribute or input depending on the opset."""
+        as_input = self.opset >= 18 or op == "ReduceSum"
+        if as_input:
+            return self.add(op, [x, self.ints(axes, "axes")], base, keepdims=int(keepdims))
+        return self.add(op, [x], base, axes=axes, keepdims=int(keepdims))
