@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from kerasport.export.onnx import supported_ops
 from kerasport.ir.ops import all_ops, get_op
 from kerasport.keras.layers.activations import supported_activations
 from kerasport.keras.registry import CONVERTERS, load_builtin_converters
@@ -52,11 +53,16 @@ def render() -> str:
         "",
         "## IR ops",
         "",
-        "| op | kernel |",
-        "|---|---|",
+        "Every op has a NumPy kernel (also used by the standalone Python export) and a shape rule;",
+        "the ONNX column says whether `--to onnx` can export it.",
+        "",
+        "| op | kernel | ONNX |",
+        "|---|---|---|",
     ]
+    onnx_ops = set(supported_ops())
     for op in all_ops():
-        lines.append(f"| `{op}` | {_first_line(get_op(op).kernel)} |")
+        lines.append(f"| `{op}` | {_first_line(get_op(op).kernel)} | "
+                     f"{'yes' if op in onnx_ops else 'no'} |")
     lines.append("")
     return "\n".join(lines)
 

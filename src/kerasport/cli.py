@@ -58,6 +58,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     out = args.output
     if target == "python":
         out = out or os.path.splitext(os.path.basename(args.model))[0] + "_standalone"
+    elif target == "onnx":
+        out = out or os.path.splitext(args.model)[0] + ".onnx"
     else:
         out = out or os.path.splitext(args.model)[0] + ".npz"
     if os.path.abspath(out) == os.path.abspath(args.model):
@@ -73,6 +75,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
               f"{args.weights} weights) in {elapsed:.2f} s")
         print(f"run it with numpy only: python {py_path}  (self-check)")
         return 0
+    if target == "onnx":
+        return _convert_onnx(args, model, out, start)
     model.save(out, weights=args.weights)
     elapsed = time.perf_counter() - start
     size = os.path.getsize(out)
@@ -85,6 +89,60 @@ def cmd_convert(args: argparse.Namespace) -> int:
     print(f"reference input recorded; verify: max relative error {err:.2e}"
           + (f"; {args.weights} weights vs float32: {lossy:.2e}" if lossy is not None else ""))
     return 0
+
+
+def _convert_onnx(args: argparse.Namespace, model, out: str, start: float) -> int:
+    import tempfile
+
+    from kerasport.export.onnx import export_onnx
+
+    batch = None if args.batch_size in (None, "dynamic") else int(args.batch_size)
+    if not args.quantize:
+        proto = export_onnx(model, out, opset=args.opset, batch_size=batch,
+                            inputs_as_nchw=args.inputs_as_nchw)
+        print(f"wrote {out} ({os.path.getsize(out) / 1e6:.2f} MB, opset {args.opset}, "
+              f"{len(proto.graph.node)} nodes) in {time.perf_counter() - start:.2f} s")
+        _report_onnx(model, out, args)
+        return 0
+    from kerasport.export.onnx.quantize import quantize_onnx
+    from kerasport.quantize.calibration import load_calibration
+
+    calibration = load_calibration(args.calibration, model) if args.calibration else None
+    with tempfile.TemporaryDirectory() as work:
+        float_path = os.path.join(work, "float.onnx")
+        export_onnx(model, float_path, opset=args.opset, batch_size=batch,
+                    inputs_as_nchw=args.inputs_as_nchw)
+        quantize_onnx(float_path, out, args.quantize, model.input_names, calibration)
+        ratio = os.path.getsize(out) / os.path.getsize(float_path)
+    print(f"wrote {out} ({os.path.getsize(out) / 1e6:.2f} MB, {ratio:.0%} of float, "
+          f"{args.quantize} int8) in {time.perf_counter() - start:.2f} s")
+    _report_onnx(model, out, args, calibration)
+    return 0
+
+
+def _report_onnx(model, path: str, args: argparse.Namespace, data=None) -> None:
+    """Run the file in ONNX Runtime (if installed) and compare with the NumPy runtime."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        print("onnxruntime not installed: skipped the check (pip install 'kerasport[onnx]')")
+        return
+    from kerasport.model import as_list, max_relative_error
+
+    ref = data if data is not None else model.make_reference().inputs
+    if args.batch_size not in (None, "dynamic"):
+        n = int(args.batch_size)
+        ref = [np.resize(a, (n, *a.shape[1:])) for a in ref]
+    inputs = [np.moveaxis(a, -1, 1) if args.inputs_as_nchw and a.ndim >= 3 else a for a in ref]
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    got = sess.run(None, {i.name: a for i, a in zip(sess.get_inputs(), inputs)})
+    want = as_list(model(ref if len(ref) > 1 else ref[0]))
+    err = max_relative_error([np.asarray(g) for g in got], want)
+    agree = ""
+    if want[0].ndim == 2 and want[0].shape[1] > 1:
+        same = np.mean(np.argmax(got[0], 1) == np.argmax(want[0], 1))
+        agree = f", same top-1 class on {same:.1%}"
+    print(f"ONNX Runtime vs kerasport: max relative error {err:.2e}{agree}")
 
 
 def _read_inputs(path: str) -> list[np.ndarray] | dict[str, np.ndarray]:
@@ -175,8 +233,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("model")
     s.add_argument("-o", "--output",
                    help="output .npz (bundle) or directory (python); default: next to the model")
-    s.add_argument("--to", choices=["bundle", "python"], default="bundle",
-                   help="bundle: one .npz for kerasport; python: a .py needing only numpy")
+    s.add_argument("--to", choices=["bundle", "python", "onnx"], default="bundle",
+                   help="bundle: one .npz for kerasport; python: a .py needing only numpy; "
+                        "onnx: an ONNX model (needs the onnx extra)")
+    s.add_argument("--opset", type=int, default=17, help="ONNX opset (13 or newer)")
+    s.add_argument("--batch-size", default="dynamic", help="ONNX batch dimension: N or dynamic")
+    s.add_argument("--inputs-as-nchw", action="store_true",
+                   help="ONNX: image inputs are fed channels-first")
+    s.add_argument("--quantize", choices=["dynamic", "static"],
+                   help="ONNX quantization with ONNX Runtime (int8)")
+    s.add_argument("--calibration", help="representative data for static quantization "
+                                         "(.npy, or .npz keyed by input name)")
     s.add_argument("--weights", choices=["float32", "float16", "int8"], default="float32",
                    help="weight storage: float16 halves the size, int8 quarters the kernels")
     s.set_defaults(fn=cmd_convert)
