@@ -17,7 +17,8 @@ OUT = Path(__file__).resolve().parent.parent / "docs" / "layers.md"
 
 
 def _first_line(fn) -> str:
-    return (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+    line = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+    return line.replace("|", "\\|")
 
 
 def render() -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from onnx import TensorProto
 
 from kerasport.export.onnx.context import CL, ExportContext, emitter
 from kerasport.ir.graph import Node
@@ -230,9 +229,9 @@ def prelu(ctx: ExportContext, node: Node) -> None:
     ctx.set(node.outputs[0], y, layout)
 
 
-_DTYPES = {"float32": TensorProto.FLOAT, "int32": TensorProto.INT32,
-           "int64": TensorProto.INT64, "float16": TensorProto.FLOAT16,
-           "uint8": TensorProto.UINT8, "int8": TensorProto.INT8, "bool": TensorProto.BOOL}
+# onnx.TensorProto element types (numbers from the ONNX spec, so this module imports no onnx)
+_DTYPES = {"float32": 1, "uint8": 2, "int8": 3, "int32": 6, "int64": 7, "bool": 9,
+           "float16": 10}
 
 
 @emitter("Cast")
