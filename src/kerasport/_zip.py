@@ -8,7 +8,8 @@ import zipfile
 from kerasport.errors import ModelFileError
 
 MAX_ENTRY_BYTES = 8 << 30  # 8 GiB: larger than any model we expect, small enough to refuse bombs
-MAX_RATIO = 2000  # uncompressed / compressed; weights compress far less than this
+MAX_RATIO = 500  # uncompressed / compressed: float weights compress far less than this
+BOMB_MIN_BYTES = 256 << 20  # the ratio is only checked for entries at least this large
 
 
 def check_archive(zf: zipfile.ZipFile, path: str) -> None:
@@ -24,7 +25,7 @@ def check_archive(zf: zipfile.ZipFile, path: str) -> None:
                 f"{path}: zip entry {name!r} declares {info.file_size} bytes, over the "
                 f"{MAX_ENTRY_BYTES} byte limit")
         if info.compress_size and info.file_size / info.compress_size > MAX_RATIO and (
-                info.file_size > 64 << 20):
+                info.file_size >= BOMB_MIN_BYTES):
             raise ModelFileError(f"{path}: zip entry {name!r} looks like a zip bomb "
                                  f"({info.file_size} bytes from {info.compress_size})")
         total += info.file_size
