@@ -102,6 +102,11 @@ def main() -> int:
         results.append(row)
         print(f"{arch.id} ({flavour}): {row.get('max_error', row.get('error'))} "
               f"[{time.time() - start:.0f} s]", flush=True)
+    if args.only and (ROOT / "docs" / "zoo.json").exists():
+        # update the rows that were re-run, keep the others
+        fresh = {(r["id"], r["keras"]): r for r in results}
+        old = json.loads((ROOT / "docs" / "zoo.json").read_text())
+        results = [fresh.pop((r["id"], r["keras"]), r) for r in old] + list(fresh.values())
     (ROOT / "docs" / "zoo.json").write_text(json.dumps(results, indent=1) + "\n")
     (ROOT / "docs" / "zoo.md").write_text(render(results))
     print("wrote docs/zoo.md")

@@ -85,6 +85,8 @@ CASES = {
     "Conv2D-dilated": single((9, 8, 3), lambda k: k.layers.Conv2D(4, 3, dilation_rate=2,
                                                                   padding="same")),
     "Conv2D-groups": single((6, 6, 6), lambda k: k.layers.Conv2D(9, 3, groups=3)),
+    "Conv2D-groups-depthwise": single((6, 6, 6), lambda k: k.layers.Conv2D(6, 3, groups=6,
+                                                                           padding="same")),
     "Conv2D-1x1": single((5, 5, 6), lambda k: k.layers.Conv2D(7, 1)),
     "Conv2D-1x1-stride": single((5, 5, 6), lambda k: k.layers.Conv2D(7, 1, strides=2)),
     "Conv2D-nobias": single((6, 6, 3), lambda k: k.layers.Conv2D(4, 3, use_bias=False)),

@@ -55,12 +55,18 @@ def Conv(x, kernel, bias=None, strides=(1,), dilations=(1,), padding="valid", gr
         out_sizes = win.shape[1:1 + r]
         if groups == 1:
             y = win.reshape(-1, int(np.prod(ksize)) * cin) @ kernel.reshape(-1, cout)
+        elif cin == groups and cout == groups:
+            # one input and one output channel per group: a depthwise convolution
+            return DepthwiseConv(x, kernel.reshape(*ksize, cin, 1), bias, strides, dilations,
+                                 "valid")
         else:
-            cg, og = cin // groups, cout // groups
-            y = np.empty((win.shape[0] * int(np.prod(out_sizes)), cout), dtype=x.dtype)
-            for g in range(groups):
-                cols = win[..., g * cg:(g + 1) * cg].reshape(-1, int(np.prod(ksize)) * cg)
-                y[:, g * og:(g + 1) * og] = cols @ kernel[..., g * og:(g + 1) * og].reshape(-1, og)
+            # every group at once: (g, pixels, taps*cg) @ (g, taps*cg, og)
+            cg, og, taps = cin // groups, cout // groups, int(np.prod(ksize))
+            cols = win.reshape(-1, taps, groups, cg).transpose(2, 0, 1, 3).reshape(
+                groups, -1, taps * cg)
+            w = kernel.reshape(taps, cg, groups, og).transpose(2, 0, 1, 3).reshape(
+                groups, taps * cg, og)
+            y = np.matmul(cols, w).transpose(1, 0, 2).reshape(-1, cout)
     y = y.reshape(n, *out_sizes, cout)
     if bias is not None:
         y += bias
