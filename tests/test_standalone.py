@@ -44,7 +44,7 @@ def test_generated_code_is_clean(digits, tmp_path):
     # only the kernels this model uses
     assert "def Conv(" in source and "def ConvTranspose(" not in source
     # one line per op, named after the Keras layers
-    assert "conv1 = Conv(" in source and "probs = Softmax(" in source
+    assert "bn1 = Conv(" in source and "probs = Softmax(" in source  # BN folded into conv1
     subprocess.run([sys.executable, "-m", "py_compile", py_path], check=True)
     ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", py_path],
                           capture_output=True, text=True)

@@ -7,6 +7,7 @@ import time
 
 from kerasport.errors import ModelFileError
 from kerasport.ir.bundle import is_bundle, load_bundle
+from kerasport.ir.passes import optimize
 from kerasport.keras.files import read_keras_file, sniff
 from kerasport.keras.graph import Conversion, convert_spec
 from kerasport.model import Model
@@ -22,8 +23,9 @@ def _check_path(path: str | os.PathLike) -> str:
     return path
 
 
-def load(path: str | os.PathLike) -> Model:
-    """Load a .keras or .h5 model (Keras 2 or 3) or a kerasport bundle, without TensorFlow."""
+def load(path: str | os.PathLike, optimize_graph: bool = True) -> Model:
+    """Load a .keras or .h5 model (Keras 2 or 3) or a kerasport bundle, without TensorFlow.
+    ``optimize_graph=False`` keeps one IR node per Keras op (no folding), for debugging."""
     path = _check_path(path)
     if sniff(path) == "zip" and is_bundle(path):
         graph, reference, meta = load_bundle(path)
@@ -35,10 +37,11 @@ def load(path: str | os.PathLike) -> Model:
     finally:
         kf.close()
     assert conv.graph is not None
+    graph = optimize(conv.graph) if optimize_graph else conv.graph
     meta = {"source": os.path.basename(path), "source_format": kf.format,
             "keras_version": kf.keras_version,
             "convert_seconds": round(time.perf_counter() - start, 4)}
-    return Model(conv.graph, None, meta)
+    return Model(graph, None, meta)
 
 
 def inspect_file(path: str | os.PathLike) -> Conversion:
