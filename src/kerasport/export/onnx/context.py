@@ -133,9 +133,17 @@ class ExportContext:
         if rank < 3:
             self.where[(value, layout)] = self.where[(value, other)]
             return self.where[(value, layout)]
-        perm = to_cf(rank) if layout == CF else to_cl(rank)
-        name = self.add("Transpose", [self.where[(value, other)]], f"{value}__{layout}",
-                        perm=perm)
+        shape = self.shape(value)
+        if all(d == 1 for d in shape[1:-1]) and shape[-1] is not None:
+            # (N, 1, .., 1, C) and (N, C, 1, .., 1) hold the same bytes: a free Reshape
+            target = [0, shape[-1], *[1] * (rank - 2)] if layout == CF else [0, *[1] * (
+                rank - 2), shape[-1]]
+            name = self.add("Reshape", [self.where[(value, other)], self.ints(target, "shape")],
+                            f"{value}__{layout}")
+        else:
+            perm = to_cf(rank) if layout == CF else to_cl(rank)
+            name = self.add("Transpose", [self.where[(value, other)]], f"{value}__{layout}",
+                            perm=perm)
         self.where[(value, layout)] = name
         return name
 

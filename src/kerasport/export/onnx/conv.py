@@ -122,10 +122,13 @@ def reduce(ctx: ExportContext, node: Node) -> None:
     op = "ReduceMean" if a.get("mode", "mean") == "mean" else "ReduceMax"
     spatial = list(range(1, rank - 1))
     if rank >= 3 and axes == spatial and CF in ctx.layouts(x):
-        # (N, C, *S) reduced over S: (N, C) is the same in both layouts
-        cf_axes = [ctx.axis(ax, rank, CF) for ax in axes]
-        y = ctx.reduce(op, ctx.get(x, CF), cf_axes, keep, node.outputs[0])
-        ctx.set(node.outputs[0], y, CF if keep else CL)
+        # global pooling of (N, C, *S): GlobalAveragePool/GlobalMaxPool give (N, C, 1, ..)
+        glob = "GlobalAveragePool" if op == "ReduceMean" else "GlobalMaxPool"
+        out = node.outputs[0]
+        y = ctx.add(glob, [ctx.get(x, CF)], out if keep else f"{out}/pooled")
+        if not keep:
+            y = ctx.add("Flatten", [y], out, axis=1)
+        ctx.set(out, y, CF if keep else CL)
         return
     y = ctx.reduce(op, ctx.get(x, CL), axes, keep, node.outputs[0])
     ctx.set(node.outputs[0], y, CL)
@@ -135,6 +138,11 @@ def reduce(ctx: ExportContext, node: Node) -> None:
 def dense(ctx: ExportContext, node: Node) -> None:
     """MatMul (+ Add bias) over the last axis."""
     w = ctx.get(node.inputs[1], CL)
+    if ctx.rank(node.inputs[0]) == 2 and len(node.inputs) > 2:
+        y = ctx.add("Gemm", [ctx.get(node.inputs[0], CL), w, ctx.get(node.inputs[2], CL)],
+                    node.outputs[0])
+        ctx.set(node.outputs[0], y, CL)
+        return
     y = ctx.add("MatMul", [ctx.get(node.inputs[0], CL), w],
                 node.outputs[0] if len(node.inputs) == 2 else f"{node.outputs[0]}/matmul")
     if len(node.inputs) > 2:
