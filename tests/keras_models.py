@@ -125,6 +125,7 @@ def check_parity(build: Callable[[Any], Any], flavour: str, ext: str, tmp_path: 
     path = save(model, tmp_path / f"model.{ext}")
     m = kerasport.load(path)
     got = as_list(m.predict(inputs if len(inputs) > 1 else inputs[0]))
+    check_shape_rules(m, inputs)
     err = max_error(got, want)
     ERRORS.append((os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0], err))
     assert err <= tol, f"max error {err:.3g} > {tol:.3g} ({flavour} .{ext})"
@@ -155,6 +156,16 @@ def check_onnx(m, inputs: list[np.ndarray], expected: list[np.ndarray],
     err = max_error([np.asarray(o) for o in outs], expected)
     assert err <= ONNX_TOL, f"ONNX Runtime output differs from kerasport's by {err:.3g}"
     return err
+
+
+def check_shape_rules(m, inputs: list[np.ndarray]) -> None:
+    """Every value's inferred shape (ops' shape rules) fits the array the kernels produced."""
+    values = m.run_all(inputs if len(inputs) > 1 else inputs[0])
+    for name, arr in values.items():
+        shape = m.graph.values[name].shape
+        assert shape is not None and len(shape) == arr.ndim and all(
+            d is None or d == a for d, a in zip(shape, arr.shape)), (
+            f"shape rule: {name} inferred {shape}, kernel gave {arr.shape}")
 
 
 def check_standalone(m, inputs: list[np.ndarray], expected: list[np.ndarray],

@@ -39,7 +39,8 @@ class Builder:
         if array.dtype.kind == "f":
             array = array.astype(np.float32)
         name = self.unique(name)
-        self.constants[name] = np.ascontiguousarray(array)
+        # (np.ascontiguousarray would turn a 0-d array into shape (1,))
+        self.constants[name] = array if array.flags.c_contiguous else array.copy(order="C")
         self.values[name] = Value(name, tuple(array.shape), str(array.dtype))
         return name
 

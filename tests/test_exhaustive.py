@@ -1,0 +1,108 @@
+"""One "exhaustive" model holding every layer class kerasport converts, in all four formats.
+A new converter without a place in this model fails test_every_converter_is_exercised."""
+
+from __future__ import annotations
+
+import pytest
+from keras_models import FORMAT_IDS, FORMATS, check_parity, keras_module
+
+from kerasport.keras.registry import CONVERTERS, load_builtin_converters
+
+# classes that cannot appear in a plain keras.layers model (application classes, Keras 2's
+# TFOpLambda, Keras 3 operation nodes): covered by the zoo tests instead
+NOT_HERE = {"LayerScale", "StochasticDepth", "CustomScaleLayer", "TFOpLambda"}
+
+
+def exhaustive(k):
+    L = k.layers
+    img = k.Input((16, 16, 3), name="image")
+    seq = k.Input((12, 4), name="sequence")
+    vol = k.Input((4, 6, 6, 2), name="volume")
+
+    x = L.Rescaling(1 / 2.0, offset=0.1)(img)
+    x = L.Normalization(mean=[0.1, 0.2, 0.3], variance=[1.0, 2.0, 0.5])(x)
+    x = L.Resizing(14, 14)(x)
+    x = L.CenterCrop(12, 12)(x)
+    x = L.ZeroPadding2D(1)(x)
+    x = L.Conv2D(6, 3, strides=2, padding="same", activation="relu")(x)
+    x = L.BatchNormalization()(x)
+    x = L.DepthwiseConv2D(3, padding="same")(x)
+    x = L.SeparableConv2D(6, 3, padding="same")(x)
+    x = L.Conv2D(6, 3, padding="same", groups=3, dilation_rate=2)(x)
+    x = L.PReLU(shared_axes=[1, 2])(x)
+    x = L.LayerNormalization()(x)
+    x = L.GroupNormalization(3)(x)
+    x = L.SpatialDropout2D(0.2)(x)
+    a = L.MaxPooling2D(padding="same")(x)
+    b = L.AveragePooling2D(2, padding="same")(x)
+    x = L.Add()([a, b])
+    x = L.Subtract()([x, a])
+    x = L.Multiply()([x, b])
+    x = L.Average()([x, a, b])
+    x = L.Maximum()([x, a])
+    x = L.Minimum()([x, b])
+    x = L.Conv2DTranspose(4, 3, strides=2, padding="same")(x)
+    x = L.UpSampling2D(2, interpolation="bilinear")(x)
+    x = L.Cropping2D(((1, 1), (2, 0)))(x)
+    x = L.ReLU(max_value=6.0)(x)
+    x = L.LeakyReLU(0.1)(x)
+    x = L.ELU(0.5)(x)
+    x = L.Softmax(axis=[1, 2])(x)
+    x = L.UnitNormalization()(x)
+    x = L.Identity()(x)
+    g1 = L.GlobalMaxPooling2D()(x)
+    g2 = L.GlobalAveragePooling2D()(x)
+
+    s = L.ZeroPadding1D((1, 2))(seq)
+    s = L.Conv1D(5, 3, padding="causal", activation="gelu")(s)
+    s = L.DepthwiseConv1D(3, padding="same")(s)
+    s = L.SeparableConv1D(5, 3, padding="same")(s)
+    s = L.Conv1DTranspose(5, 3, strides=2)(s)
+    s = L.Cropping1D((1, 1))(s)
+    s = L.UpSampling1D(2)(s)
+    s = L.SpatialDropout1D(0.1)(s)
+    s = L.MaxPooling1D(2)(s)
+    s = L.AveragePooling1D(2, padding="same")(s)
+    if hasattr(L, "RMSNormalization"):  # Keras 3.9+ only
+        s = L.RMSNormalization()(s)
+    s = L.Permute((2, 1))(s)
+    s = L.Reshape((-1, 5))(s)
+    g3 = L.GlobalMaxPooling1D()(s)
+    g4 = L.GlobalAveragePooling1D()(s)
+
+    v = L.ZeroPadding3D(1)(vol)
+    v = L.Conv3D(3, 3, activation="tanh")(v)
+    v = L.Conv3DTranspose(3, 2, strides=2)(v)
+    v = L.Cropping3D(1)(v)
+    v = L.UpSampling3D((1, 2, 1))(v)
+    v = L.SpatialDropout3D(0.1)(v)
+    v = L.MaxPooling3D(2)(v)
+    v = L.AveragePooling3D((1, 2, 2))(v)
+    g5 = L.GlobalMaxPooling3D()(v)
+    g6 = L.GlobalAveragePooling3D()(v)
+
+    h = L.Concatenate()([g1, g2, g3, g4, g5, g6])
+    h = L.Dropout(0.3)(h)
+    h = L.GaussianNoise(0.1)(h)
+    h = L.GaussianDropout(0.1)(h)
+    h = L.AlphaDropout(0.1)(h)
+    h = L.ActivityRegularization(0.01)(h)
+    h = L.Dense(16, activation="selu")(h)
+    h = L.Activation("swish")(h)
+    h = L.Flatten()(h)
+    out1 = L.Dense(4, activation="softmax", name="probs")(h)
+    out2 = L.Dense(1, activation="sigmoid", name="score")(h)
+    return k.Model([img, seq, vol], [out1, out2])
+
+
+def test_every_converter_is_exercised():
+    load_builtin_converters()
+    registered = {n for n in CONVERTERS if not n.startswith(("ops.", "Custom>"))} - NOT_HERE
+    model = exhaustive(keras_module("k3"))
+    used = {type(layer).__name__ for layer in model.layers}
+    assert registered - used == set(), "add these layers to the exhaustive model"
+
+
+@pytest.mark.parametrize(("flavour", "ext"), FORMATS, ids=FORMAT_IDS)
+def test_exhaustive_parity(flavour, ext, tmp_path):
+    check_parity(exhaustive, flavour, ext, tmp_path)
