@@ -467,3 +467,19 @@ print('ok')
 """
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+@pytest.mark.parametrize("make", [
+    lambda k: k.layers.Resizing(4, 4, interpolation="bicubic"),
+    lambda k: k.layers.UpSampling2D(2, interpolation="bicubic"),
+    lambda k: k.layers.MaxPooling2D(data_format="channels_first"),
+    lambda k: k.layers.GroupNormalization(2, axis=1),
+], ids=["resizing-bicubic", "upsampling-bicubic", "pool-channels-first", "groupnorm-axis1"])
+def test_unsupported_vision_options(make, tmp_path):
+    k = keras_module("k3")
+    inp = k.Input((8, 8, 4))
+    model = k.Model(inp, make(k)(inp))
+    with pytest.raises(UnsupportedLayerError) as info:
+        kerasport.load(save(model, tmp_path / "m.keras"))
+    (issue,) = info.value.issues
+    assert issue.key in ("interpolation", "data_format", "axis") and issue.hint

@@ -71,8 +71,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
         py_path, w_path = export_python(model, out, weights=args.weights)
         elapsed = time.perf_counter() - start
-        print(f"wrote {py_path} and {w_path} ({os.path.getsize(w_path) / 1e6:.2f} MB, "
-              f"{args.weights} weights) in {elapsed:.2f} s")
+        size = os.path.getsize(w_path)
+        print(f"wrote {py_path} and {w_path} ({size / 1e6:.2f} MB = "
+              f"{size / os.path.getsize(args.model):.0%} of {args.model}, {args.weights} "
+              f"weights) in {elapsed:.2f} s")
         print(f"run it with numpy only: python {py_path}  (self-check)")
         return 0
     if target == "onnx":
@@ -80,9 +82,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
     model.save(out, weights=args.weights)
     elapsed = time.perf_counter() - start
     size = os.path.getsize(out)
-    print(f"wrote {out} ({size / 1e6:.2f} MB, {args.weights} weights, "
-          f"{model.graph.num_params():,} parameters, {len(model.graph.nodes)} ops) "
-          f"in {elapsed:.2f} s")
+    original = os.path.getsize(args.model)
+    print(f"wrote {out} ({size / 1e6:.2f} MB = {size / original:.0%} of {args.model}, "
+          f"{args.weights} weights, {model.graph.num_params():,} parameters, "
+          f"{len(model.graph.nodes)} ops) in {elapsed:.2f} s")
     bundle = kerasport.load(out)
     err = bundle.verify()
     lossy = bundle.meta.get("weights_error_vs_float32")

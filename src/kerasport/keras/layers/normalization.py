@@ -74,7 +74,8 @@ def convert_group_norm(ctx: LayerContext, inputs: list[str]) -> list[str]:
     cfg = ctx.config
     rank = ctx.rank(inputs[0])
     ctx.require(int(cfg.get("axis", -1)) % rank == rank - 1, "axis",
-                "only the channels-last axis (-1) is supported")
+                "only the channels-last axis (-1) is supported",
+                "keep channels last (the Keras default) and use axis=-1")
     c = ctx.shape(inputs[0])[-1]
     groups = int(cfg.get("groups", 32))
     groups = c if groups == -1 else groups
