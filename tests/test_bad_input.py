@@ -195,7 +195,7 @@ def unsupported_file(tmp_path_factory):
     x = k.layers.Conv2D(4, 3, data_format="channels_first", name="cf_conv")(inp)
     x = k.layers.Lambda(lambda t: t * 2.0, name="doubler")(x)
     x = k.layers.Reshape((4, 6))(x)
-    x = k.layers.LSTM(5, name="lstm")(x)
+    x = k.layers.Discretization(bin_boundaries=[0.0, 1.0], name="bins")(x)
     x = MyScale(name="my_scale")(x)
     model = k.Model(inp, x)
     randomize(model)
@@ -209,12 +209,12 @@ def test_one_error_lists_every_unsupported_layer(unsupported_file):
     with pytest.raises(UnsupportedLayerError) as info:
         kerasport.load(path)
     issues = {i.layer: i for i in info.value.issues}
-    assert set(issues) == {"cf_conv", "doubler", "lstm", "my_scale"}, issues
+    assert set(issues) == {"cf_conv", "doubler", "bins", "my_scale"}, issues
     assert issues["cf_conv"].key == "data_format" and issues["cf_conv"].class_name == "Conv2D"
     assert "never executes code" in issues["doubler"].reason
     assert "register_converter" in issues["doubler"].hint
     assert "register_converter('tests>MyScale')" in issues["my_scale"].hint
-    assert issues["lstm"].class_name == "LSTM"
+    assert issues["bins"].class_name == "Discretization"
     text = str(info.value)
     assert text.startswith("4 layers cannot be converted")
 
@@ -226,7 +226,7 @@ def model_input_name(path: Path) -> str:
 def test_inspect_and_convert_with_unsupported_layers(unsupported_file, tmp_path, capsys):
     path, _ = unsupported_file
     rows = {r.name: r for r in kerasport.inspect_file(path).rows}
-    assert not rows["lstm"].supported and not rows["doubler"].supported
+    assert not rows["bins"].supported and not rows["doubler"].supported
     assert rows[model_input_name(path)].supported
     assert main(["inspect", str(path)]) == 1
     out = capsys.readouterr().out

@@ -138,7 +138,7 @@ class Model:
     def run_all(self, x: Any) -> dict[str, np.ndarray]:
         """Every intermediate value for ``x`` (debugging: find the first op that drifts)."""
         self._executor.run(self._arrays(x), keep_all=True)
-        return dict(self._executor.last_values)
+        return {k: v for k, v in self._executor.last_values.items() if k}
 
     # -- bundle ---------------------------------------------------------------------------
     def make_reference(self, seed: int = 0) -> Reference:

@@ -95,7 +95,8 @@ def generate(graph: Graph, weights_file: str, weights_mode: str = "float32") -> 
         names[v] = _identifier(v, taken)
     lines = []
     for node in graph.nodes:
-        args = [f"W[{n!r}]" if n in graph.constants else names[n] for n in node.inputs]
+        args = ["None" if n == "" else f"W[{n!r}]" if n in graph.constants else names[n]
+                for n in node.inputs]
         args += [f"{k}={_literal(v)}" for k, v in node.attrs.items()]
         outs = [names.setdefault(o, _identifier(o, taken)) for o in node.outputs]
         lines.append(f"    {', '.join(outs)} = {node.op}({', '.join(args)})")

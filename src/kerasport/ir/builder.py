@@ -51,16 +51,19 @@ class Builder:
         return name
 
     def op(self, op: str, inputs: list[str], name: str, attrs: dict[str, Any],
-           layer: str = "") -> str:
-        """Add a single-output node, inferring its output shape."""
+           layer: str = "", n_out: int = 1) -> Any:
+        """Add a node, inferring its output shapes; returns the output name (a list of names
+        when ``n_out`` > 1). An input named "" is an absent optional input."""
         opdef = get_op(op)
-        shapes = [self.values[i].shape for i in inputs]
-        out_shape = opdef.shape(shapes, **attrs)[0]
-        dtype = attrs.get("dtype") if op == "Cast" else self.values[inputs[0]].dtype
-        out = self.unique(name)
-        self.values[out] = Value(out, out_shape, dtype)
-        self.nodes.append(Node(op, tuple(inputs), (out,), dict(attrs), layer))
-        return out
+        shapes = [None if i == "" else self.values[i].shape for i in inputs]
+        out_shapes = opdef.shape(shapes, **attrs)
+        # an op with a "dtype" attribute (Cast, masks) produces that dtype
+        dtype = attrs["dtype"] if "dtype" in attrs else self.values[inputs[0]].dtype
+        outs = [self.unique(name if i == 0 else f"{name}/out{i}") for i in range(n_out)]
+        for out, shape in zip(outs, out_shapes):
+            self.values[out] = Value(out, shape, dtype)
+        self.nodes.append(Node(op, tuple(inputs), tuple(outs), dict(attrs), layer))
+        return outs[0] if n_out == 1 else outs
 
     def finish(self, inputs: list[str], outputs: list[str], input_structure: str,
                output_structure: str, name: str, output_names: list[str]) -> Graph:
@@ -72,7 +75,7 @@ class Builder:
                 kept.append(node)
                 needed.update(node.inputs)
         kept.reverse()
-        used = set(inputs) | needed
+        used = (set(inputs) | needed | {o for n in kept for o in n.outputs}) - {""}
         return Graph(
             nodes=tuple(kept),
             inputs=tuple(inputs),

@@ -211,3 +211,104 @@ def _concat(shapes, axis=-1):
     merged = list(broadcast(*others))
     merged.insert(ax, total)
     return [tuple(merged)]
+
+
+def _rnn_shapes(shapes, return_sequences, n_states):
+    x, rk = shapes[0], shapes[2]
+    if x is None:
+        return [None] * (1 + n_states)
+    units = rk[0]
+    y = (x[0], x[1], units) if return_sequences else (x[0], units)
+    return [y] + [(x[0], units)] * n_states
+
+
+@shape_rule("SimpleRNN")
+def _simple_rnn(shapes, return_sequences=False, **_):
+    """x (N, T, F) -> outputs (N, T, U) or (N, U), then h (N, U); U = recurrent kernel rows."""
+    return _rnn_shapes(shapes, return_sequences, 1)
+
+
+@shape_rule("GRU")
+def _gru(shapes, return_sequences=False, **_):
+    """As SimpleRNN: outputs, then h."""
+    return _rnn_shapes(shapes, return_sequences, 1)
+
+
+@shape_rule("LSTM")
+def _lstm(shapes, return_sequences=False, **_):
+    """As SimpleRNN: outputs, then h and c."""
+    return _rnn_shapes(shapes, return_sequences, 2)
+
+
+@shape_rule("Gather")
+def _gather(shapes):
+    """table (V, D), indices (...) -> (..., D)."""
+    table, idx = shapes
+    return [None if idx is None else (*idx, *table[1:])]
+
+
+@shape_rule("Reverse")
+def _reverse(shapes, axis=1):
+    """Unchanged."""
+    return [shapes[0]]
+
+
+@shape_rule("FoldTime")
+def _fold_time(shapes):
+    """(N, T, ...) -> (None, ...)."""
+    x = shapes[0]
+    return [None if x is None else (None, *x[2:])]
+
+
+@shape_rule("UnfoldTime")
+def _unfold_time(shapes):
+    """y (M, ...), like (N, T, ...) -> (N, T, ...y)."""
+    y, like = shapes
+    return [None if y is None or like is None else (like[0], like[1], *y[1:])]
+
+
+@shape_rule("MaskNotEqual")
+def _mask_not_equal(shapes, axis=None, **_):
+    """x -> x's shape, without ``axis`` when given."""
+    x = shapes[0]
+    if x is None or axis is None:
+        return [x]
+    ax = axis % len(x)
+    return [tuple(d for i, d in enumerate(x) if i != ax)]
+
+
+@shape_rule("ApplyMask")
+def _apply_mask(shapes):
+    """Unchanged."""
+    return [shapes[0]]
+
+
+@shape_rule("MaskedMean")
+def _masked_mean(shapes, keepdims=False):
+    """(N, T, ...) -> (N, ...), or (N, 1, ...) with keepdims."""
+    x = shapes[0]
+    if x is None:
+        return [None]
+    return [(x[0], 1, *x[2:]) if keepdims else (x[0], *x[2:])]
+
+
+@shape_rule("MaskReduce")
+def _mask_reduce(shapes, axis=None, keepdims=False, **_):
+    """Like a reduction over ``axis`` (every axis if None)."""
+    x = shapes[0]
+    if x is None:
+        return [None]
+    axes = range(len(x)) if axis is None else [axis % len(x)]
+    if keepdims:
+        return [tuple(1 if i in axes else d for i, d in enumerate(x))]
+    return [tuple(d for i, d in enumerate(x) if i not in axes)]
+
+
+@shape_rule("MaskLogical")
+def _mask_logical(shapes, mode="and"):
+    """Broadcast of the operands."""
+    if mode == "not" or len(shapes) < 2 or shapes[1] is None:
+        return [shapes[0]]
+    if shapes[0] is None:
+        return [None]
+    return [broadcast(shapes[0], shapes[1])]

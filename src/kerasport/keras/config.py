@@ -118,6 +118,8 @@ def _parse_k3_arg(obj: Any) -> Any:
 def _parse_k2_kwarg(obj: Any) -> Any:
     if _is_triple(obj) and len(obj) == 3:
         return TensorRef(obj[0], obj[1], obj[2])
+    if isinstance(obj, list) and obj and all(_is_triple(o) for o in obj):
+        return [TensorRef(o[0], o[1], o[2]) for o in obj]
     return obj
 
 
@@ -173,8 +175,9 @@ def normalise_layer_config(class_name: str, config: dict[str, Any]) -> dict[str,
             cfg[new] = cfg.pop(old)
     if "dtype" in cfg:
         cfg["dtype"] = _dtype_name(cfg["dtype"])
-    if "activation" in cfg:
-        cfg["activation"] = activation_name(cfg["activation"])
+    for key in ("activation", "recurrent_activation"):
+        if key in cfg:
+            cfg[key] = activation_name(cfg[key])
     return cfg
 
 

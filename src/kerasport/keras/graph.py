@@ -18,6 +18,16 @@ from kerasport.keras.config import LayerSpec, ModelSpec, TensorRef, flatten_refs
 from kerasport.keras.registry import LayerContext, LayerUnsupported, find_converter
 from kerasport.keras.weights import WeightSource
 
+# Keras layers whose compute_mask passes the (first) input's mask on unchanged; merging layers
+# combine their inputs' masks with a logical and. Every other layer drops the mask unless its
+# converter sets ``ctx.output_masks``.
+MASK_PASSING = {
+    "Dense", "Activation", "Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
+    "AlphaDropout", "ActivityRegularization", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
+    "LayerNormalization", "BatchNormalization", "UnitNormalization", "RMSNormalization",
+    "Identity", "Rescaling", "EinsumDense", "TimeDistributed", "ThresholdedReLU",
+}
+MASK_MERGING = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"}
 FLOAT_DTYPES = {"float16", "bfloat16", "float32", "float64", "mixed_float16", "mixed_bfloat16"}
 
 
@@ -78,6 +88,7 @@ class _Walker:
         self.issues: list[LayerIssue] = []
         self.rows: list[LayerRow] = []
         self.memos: dict[str, dict] = {}
+        self.masks: dict[str, str] = {}  # value -> its Keras mask, a float32 (N, T) of 0/1
 
     def run_model(self, spec: ModelSpec, weights: WeightSource, scope: str,
                   feed: dict[str, str]) -> dict[tuple[str, int], list | None]:
@@ -141,6 +152,7 @@ class _Walker:
         name = f"{scope}{layer.name}" + (f"@{node_idx}" if node_idx else "")
         call = layer.inbound[node_idx]
         inputs = [self._resolve(memo, scope, r) for r in call.tensors()]
+        masks = self._input_masks(call, inputs, spec.keras_major, memo, scope)
         poisoned = any(self.b.values[v].shape is None for v in inputs)
         if layer.model is not None:
             return self._nested(layer, node_idx, inputs, weights, name)
@@ -153,10 +165,13 @@ class _Walker:
         ctx = LayerContext(self.b, layer, name, lambda: weights.layer(layer.name),
                            spec.keras_major, call)
         ctx.resolve = lambda ref: self._resolve(memo, scope, ref)
+        ctx.input_masks = masks
+        ctx.mask_of = self.masks.get  # the mask of any value (keyword tensors: MHA's value=)
         try:
             if reg.cast_inputs:
                 inputs = [self._as_float(v, name) for v in inputs]
             outputs = reg.fn(ctx, inputs)
+            self._propagate_masks(layer, ctx, list(outputs), masks)
         except LayerUnsupported as exc:
             # Behind a failed layer, only config problems are this layer's own.
             if node_idx == 0 and (not poisoned or exc.issue.key):
@@ -171,6 +186,42 @@ class _Walker:
                     "this looks like a kerasport bug; please report it with the model config"))
             return None
         return list(outputs)
+
+    def _input_masks(self, call, inputs: list[str], keras_major: int, memo,
+                     scope: str) -> list[str | None]:
+        """Keras 3 records a layer's mask as an explicit ``mask=`` call argument (made by
+        ops nodes such as NotEqual); Keras 2 propagates masks implicitly (see MASK_PASSING)."""
+        if keras_major < 3:
+            return [self.masks.get(v) for v in inputs]
+        given = call.kwargs.get("mask")
+        if isinstance(given, TensorRef):
+            return [self._resolve(memo, scope, given)] + [None] * (len(inputs) - 1)
+        if isinstance(given, list):
+            found = [self._resolve(memo, scope, m) if isinstance(m, TensorRef) else None
+                     for m in given]
+            return (found + [None] * len(inputs))[:max(len(inputs), 1)]
+        return [None] * len(inputs)
+
+    def _propagate_masks(self, layer: LayerSpec, ctx: LayerContext, outputs: list[str],
+                         masks: list[str | None]) -> None:
+        """Record the Keras mask of each output (see MASK_PASSING); Keras 2 files only."""
+        if ctx.keras_major >= 3:
+            return
+        out_masks: list[str | None] = [None] * len(outputs)
+        if ctx.output_masks is not None:
+            out_masks = list(ctx.output_masks) + [None] * (len(outputs) - len(ctx.output_masks))
+        elif layer.class_name in MASK_PASSING and masks and masks[0]:
+            out_masks[0] = masks[0]
+        elif layer.class_name in MASK_MERGING and any(masks):
+            present = [m for m in masks if m]
+            merged = present[0]
+            for k, m in enumerate(present[1:]):
+                merged = self.b.op("Mul", [merged, m], f"{ctx.scope}/mask_and{k}", {},
+                                   layer=ctx.scope)
+            out_masks[0] = merged
+        for out, mask in zip(outputs, out_masks):
+            if mask:
+                self.masks[out] = mask
 
     def _as_float(self, value: str, name: str) -> str:
         v = self.b.values[value]

@@ -97,6 +97,10 @@ class LayerContext:
         self._load_weights = weights
         self._weights: Any = None
         self.resolve: Callable[[Any], str] | None = None  # TensorRef -> value, set by the walk
+        # Keras masks: per input, the value of its mask (float32 (N, T), 1 = keep) or None;
+        # a converter that makes or changes masks sets output_masks (one entry per output).
+        self.input_masks: list[str | None] = []
+        self.output_masks: list[str | None] | None = None
 
     # -- config ---------------------------------------------------------------------------
     def require(self, ok: bool, key: str | None, reason: str, hint: str | None = None) -> None:
@@ -144,10 +148,12 @@ class LayerContext:
         """Add a constant (weight) named after this layer."""
         return self.builder.const(f"{self.scope}/{suffix}", array)
 
-    def op(self, op: str, inputs: list[str], suffix: str | None = None, **attrs: Any) -> str:
-        """Add one single-output node; returns the output value's name."""
+    def op(self, op: str, inputs: list[str], suffix: str | None = None, n_out: int = 1,
+           **attrs: Any) -> Any:
+        """Add one node; returns the output value's name (a list of names for ``n_out`` > 1).
+        Use "" for an absent optional input."""
         name = self.scope if suffix is None else f"{self.scope}/{suffix}"
-        return self.builder.op(op, inputs, name, attrs, layer=self.scope)
+        return self.builder.op(op, inputs, name, attrs, layer=self.scope, n_out=n_out)
 
     def shape(self, value: str):
         """The inferred shape of a value (None if unknown)."""

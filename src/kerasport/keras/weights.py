@@ -52,6 +52,20 @@ def _read(ds: h5py.Dataset, where: str) -> np.ndarray:
         raise WeightsError(f"cannot read weight '{where}': {exc}") from exc
 
 
+def _walk(group: h5py.Group, layer: str, prefix: str) -> Weights:
+    """A layer's own vars, then those of its sub-objects (an RNN's cell, a wrapper's layers),
+    each with its path inside the layer (e.g. "forward_layer/cell/vars/0")."""
+    out: Weights = []
+    if "vars" in group:
+        vars_ = group["vars"]
+        out += [(f"{prefix}vars/{i}", _read(vars_[str(i)], f"{layer}/{prefix}vars/{i}"))
+                for i in range(len(vars_))]
+    for key in sorted(k for k in group if k != "vars"):
+        if isinstance(group[key], h5py.Group):
+            out += _walk(group[key], layer, f"{prefix}{key}/")
+    return out
+
+
 class KerasV3Weights:
     """Weights of a .keras archive: ``layers/<snake_case class>[_<k>]/vars/<i>``."""
 
@@ -78,20 +92,13 @@ class KerasV3Weights:
 
     def layer(self, name: str) -> Weights:
         group = self._group(name)
-        if group is None or "vars" not in group:
-            return []
-        vars_ = group["vars"]
-        return [(None, _read(vars_[str(i)], f"{name}/vars/{i}")) for i in range(len(vars_))]
+        return [] if group is None else _walk(group, name, "")
 
     def submodel(self, name: str, layers: list[tuple[str, str]]) -> WeightSource:
         group = self._group(name)
         if group is None:
             raise WeightsError(f"no weights stored for nested model '{name}'")
         return KerasV3Weights(group, layers, self.keras_major)
-
-
-def _short(name: str) -> str:
-    return name.rsplit("/", 1)[-1].split(":")[0]
 
 
 class H5Weights:
@@ -114,7 +121,7 @@ class H5Weights:
         return out
 
     def layer(self, name: str) -> Weights:
-        return [(_short(n), _read(ds, n)) for n, ds in self._entries(name)]
+        return [(n, _read(ds, n)) for n, ds in self._entries(name)]
 
     def submodel(self, name: str, layers: list[tuple[str, str]]) -> WeightSource:
         return H5NestedWeights(self._entries(name))
@@ -130,7 +137,7 @@ class H5NestedWeights:
         return [(n, ds) for n, ds in self.entries if name in n.split("/")[:-1]]
 
     def layer(self, name: str) -> Weights:
-        return [(_short(n), _read(ds, n)) for n, ds in self._select(name)]
+        return [(n, _read(ds, n)) for n, ds in self._select(name)]
 
     def submodel(self, name: str, layers: list[tuple[str, str]]) -> WeightSource:
         # Keras 3 prefixes nested weights with the model's name; Keras 2 does not.

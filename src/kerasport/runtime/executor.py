@@ -38,7 +38,7 @@ class Executor:
         for i, node in enumerate(graph.nodes):
             for name in node.inputs:
                 last[name] = i
-        keep = set(graph.outputs) | set(graph.constants)
+        keep = set(graph.outputs) | set(graph.constants) | {""}
         steps = []
         for i, node in enumerate(graph.nodes):
             try:
@@ -53,7 +53,8 @@ class Executor:
     def run(self, inputs: list[np.ndarray], keep_all: bool = False) -> list[np.ndarray]:
         """Outputs for ``inputs`` (already validated). With ``keep_all``, intermediate values
         are kept and returned in ``self.last_values`` (for debugging)."""
-        env: dict[str, np.ndarray] = dict(self.graph.constants)
+        env: dict[str, Any] = dict(self.graph.constants)
+        env[""] = None  # an absent optional input
         env.update(zip(self.graph.inputs, inputs))
         for step in self.steps:
             try:

@@ -3,11 +3,14 @@
 from kerasport.keras.layers import (  # noqa: F401
     activations,
     applications,
+    attention,
     conv,
     core,
+    masking,
     merging,
     normalization,
     pooling,
     preprocessing,
+    recurrent,
     reshaping,
 )

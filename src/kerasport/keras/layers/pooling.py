@@ -29,5 +29,9 @@ def convert_global_pool(ctx: LayerContext, inputs: list[str]) -> list[str]:
     ctx.channels_last()
     r = spatial_rank(ctx.class_name)
     mode = "max" if "Max" in ctx.class_name else "mean"
+    mask = ctx.input_masks[0] if ctx.input_masks else None
+    if mask and ctx.class_name == "GlobalAveragePooling1D":  # Keras averages unmasked steps
+        return [ctx.op("MaskedMean", [inputs[0], mask],
+                       keepdims=bool(ctx.config.get("keepdims", False)))]
     return [ctx.op("Reduce", [inputs[0]], mode=mode, axes=list(range(1, r + 1)),
                    keepdims=bool(ctx.config.get("keepdims", False)))]

@@ -2,11 +2,14 @@
 
 from kerasport.runtime.kernels import (  # noqa: F401
     activations,
+    attention,
     conv,
     elementwise,
     linalg,
+    mask,
     norm,
     pool,
+    recurrent,
     resize,
     shape,
 )

@@ -41,3 +41,27 @@ def Crop(x, crops=((0, 0),)):
 def Concat(*xs, axis=-1):
     """Concatenate the inputs along ``axis``."""
     return np.concatenate(xs, axis=axis)
+
+
+@kernel("Gather")
+def Gather(table, indices):
+    """Rows of ``table`` at integer ``indices`` (Embedding)."""
+    return np.take(table, indices, axis=0)
+
+
+@kernel("Reverse")
+def Reverse(x, axis=1):
+    """x reversed along ``axis``."""
+    return np.flip(x, axis=axis)
+
+
+@kernel("FoldTime")
+def FoldTime(x):
+    """(N, T, ...) -> (N*T, ...)."""
+    return x.reshape((-1, *x.shape[2:]))
+
+
+@kernel("UnfoldTime")
+def UnfoldTime(y, like):
+    """(N*T, ...) -> (N, T, ...), N and T from ``like``."""
+    return y.reshape((like.shape[0], like.shape[1], *y.shape[1:]))

@@ -1,0 +1,175 @@
+"""Recurrent kernels: SimpleRNN, LSTM and GRU (both reset_after variants).
+
+The input projection of every timestep is one matrix product; Python loops only over time.
+Keras' gate orders: LSTM (i, f, c, o), GRU (z, r, h). A mask (N, T) of booleans carries the
+state over masked steps, as Keras does; the output of a masked step repeats the previous one
+(zero with ``zero_output_for_mask``). Outputs: the sequence (or the last output), then the
+final states.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kerasport.ir.ops import kernel
+from kerasport.runtime.kernels.activations import (
+    Elu,
+    Gelu,
+    HardSigmoid,
+    HardSilu,
+    Relu,
+    Selu,
+    Sigmoid,
+    Silu,
+    Softplus,
+    Softsign,
+    Tanh,
+)
+
+
+def activate(name, x, keras_major=3):
+    """Apply a Keras activation by name (those that RNN layers use)."""
+    if name == "tanh":
+        return Tanh(x)
+    if name == "sigmoid":
+        return Sigmoid(x)
+    if name == "hard_sigmoid":
+        return HardSigmoid(x, slope=0.2 if keras_major < 3 else 1.0 / 6.0)
+    if name == "relu":
+        return Relu(x)
+    if name in ("linear", None):
+        return x
+    if name == "elu":
+        return Elu(x)
+    if name == "selu":
+        return Selu(x)
+    if name in ("silu", "swish"):
+        return Silu(x)
+    if name in ("hard_silu", "hard_swish"):
+        return HardSilu(x)
+    if name == "softplus":
+        return Softplus(x)
+    if name == "softsign":
+        return Softsign(x)
+    if name == "gelu":
+        return Gelu(x)
+    raise ValueError(f"unsupported recurrent activation {name!r}")
+
+
+def _time_major(x, go_backwards, mask):
+    xs = np.swapaxes(x, 0, 1)
+    ms = None if mask is None else np.swapaxes(np.asarray(mask, bool), 0, 1)
+    if go_backwards:
+        xs = xs[::-1]
+        ms = None if ms is None else ms[::-1]
+    return xs, ms
+
+
+def _finish(outputs, last, states, return_sequences):
+    y = np.stack(outputs, axis=1) if return_sequences else last
+    return (y, *states)
+
+
+@kernel("SimpleRNN")
+def SimpleRNN(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, activation="tanh",
+              return_sequences=False, go_backwards=False, keras_major=3,
+              zero_output_for_mask=False):
+    """h_t = act(x_t W + h_{t-1} U + b); returns (outputs, h)."""
+    n, units = x.shape[0], recurrent_kernel.shape[0]
+    proj = x @ kernel
+    if bias is not None:
+        proj += bias
+    xs, ms = _time_major(proj, go_backwards, mask)
+    h = np.zeros((n, units), x.dtype) if h0 is None else h0.astype(x.dtype)
+    out = np.zeros((n, units), x.dtype)
+    outputs = []
+    for t in range(xs.shape[0]):
+        new = activate(activation, xs[t] + h @ recurrent_kernel, keras_major)
+        if ms is not None:
+            m = ms[t][:, None]
+            h = np.where(m, new, h)
+            out = np.where(m, new, 0.0 if zero_output_for_mask else out)
+        else:
+            h = out = new
+        outputs.append(out)
+    return _finish(outputs, out, [h], return_sequences)
+
+
+@kernel("LSTM")
+def LSTM(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
+         activation="tanh", recurrent_activation="sigmoid", return_sequences=False,
+         go_backwards=False, keras_major=3, zero_output_for_mask=False):
+    """Keras LSTM, gates (i, f, c, o); returns (outputs, h, c)."""
+    n, units = x.shape[0], recurrent_kernel.shape[0]
+    proj = x @ kernel
+    if bias is not None:
+        proj += bias
+    xs, ms = _time_major(proj, go_backwards, mask)
+    h = np.zeros((n, units), x.dtype) if h0 is None else h0.astype(x.dtype)
+    c = np.zeros((n, units), x.dtype) if c0 is None else c0.astype(x.dtype)
+    out = np.zeros((n, units), x.dtype)
+    outputs = []
+    for t in range(xs.shape[0]):
+        z = xs[t] + h @ recurrent_kernel
+        i = activate(recurrent_activation, z[:, :units], keras_major)
+        f = activate(recurrent_activation, z[:, units:2 * units], keras_major)
+        g = activate(activation, z[:, 2 * units:3 * units], keras_major)
+        o = activate(recurrent_activation, z[:, 3 * units:], keras_major)
+        new_c = f * c + i * g
+        new_h = o * activate(activation, new_c, keras_major)
+        if ms is not None:
+            m = ms[t][:, None]
+            c = np.where(m, new_c, c)
+            h = np.where(m, new_h, h)
+            out = np.where(m, new_h, 0.0 if zero_output_for_mask else out)
+        else:
+            c, h, out = new_c, new_h, new_h
+        outputs.append(out)
+    return _finish(outputs, out, [h, c], return_sequences)
+
+
+@kernel("GRU")
+def GRU(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, activation="tanh",
+        recurrent_activation="sigmoid", reset_after=True, return_sequences=False,
+        go_backwards=False, keras_major=3, zero_output_for_mask=False):
+    """Keras GRU, gates (z, r, h); reset_after applies the reset gate after the recurrent
+    product (bias (2, 3u)), else before it (bias (3u,)). Returns (outputs, h)."""
+    n, units = x.shape[0], recurrent_kernel.shape[0]
+    proj = x @ kernel
+    rec_bias = None
+    if bias is not None:
+        if reset_after:
+            proj += bias[0]
+            rec_bias = bias[1]
+        else:
+            proj += bias
+    xs, ms = _time_major(proj, go_backwards, mask)
+    h = np.zeros((n, units), x.dtype) if h0 is None else h0.astype(x.dtype)
+    out = np.zeros((n, units), x.dtype)
+    outputs = []
+    u_zr, u_h = recurrent_kernel[:, :2 * units], recurrent_kernel[:, 2 * units:]
+    for t in range(xs.shape[0]):
+        xt = xs[t]
+        if reset_after:
+            rec = h @ recurrent_kernel
+            if rec_bias is not None:
+                rec = rec + rec_bias
+            z = activate(recurrent_activation, xt[:, :units] + rec[:, :units], keras_major)
+            r = activate(recurrent_activation, xt[:, units:2 * units] + rec[:, units:2 * units],
+                         keras_major)
+            hh = activate(activation, xt[:, 2 * units:] + r * rec[:, 2 * units:], keras_major)
+        else:
+            rec = h @ u_zr
+            z = activate(recurrent_activation, xt[:, :units] + rec[:, :units], keras_major)
+            r = activate(recurrent_activation, xt[:, units:2 * units] + rec[:, units:],
+                         keras_major)
+            hh = activate(activation, xt[:, 2 * units:] + (r * h) @ u_h, keras_major)
+        new_h = z * h + (1 - z) * hh
+        if ms is not None:
+            m = ms[t][:, None]
+            h = np.where(m, new_h, h)
+            out = np.where(m, new_h, 0.0 if zero_output_for_mask else out)
+        else:
+            h = out = new_h
+        outputs.append(out)
+    return _finish(outputs, out, [h], return_sequences)

@@ -1,0 +1,165 @@
+"""Sequence models: SimpleRNN, LSTM, GRU (every option), Bidirectional, Embedding,
+RepeatVector, TimeDistributed — parity with Keras 3 and Keras 2 in all four formats
+(TOL = 1e-5 of the output scale), variable sequence lengths and batch sizes."""
+
+from __future__ import annotations
+
+import pytest
+from keras_models import FORMAT_IDS, FORMATS, check_parity
+from test_layers import single
+
+
+def seq(make, shape=(7, 5)):
+    return single(shape, make)
+
+
+CASES = {}
+for cls in ("SimpleRNN", "LSTM", "GRU"):
+    CASES.update({
+        f"{cls}": seq(lambda k, c=cls: getattr(k.layers, c)(6)),
+        f"{cls}-sequences": seq(lambda k, c=cls: getattr(k.layers, c)(6, return_sequences=True)),
+        f"{cls}-backwards": seq(lambda k, c=cls: getattr(k.layers, c)(
+            4, go_backwards=True, return_sequences=True)),
+        f"{cls}-nobias-relu": seq(lambda k, c=cls: getattr(k.layers, c)(
+            5, use_bias=False, activation="relu")),
+        f"{cls}-free-length": seq(lambda k, c=cls: getattr(k.layers, c)(
+            4, return_sequences=True), shape=(None, 3)),
+        f"{cls}-unroll": seq(lambda k, c=cls: getattr(k.layers, c)(4, unroll=True)),
+    })
+    if cls != "SimpleRNN":
+        CASES[f"{cls}-hard-sigmoid"] = seq(lambda k, c=cls: getattr(k.layers, c)(
+            5, recurrent_activation="hard_sigmoid", return_sequences=True))
+CASES["GRU-reset-before"] = seq(lambda k: k.layers.GRU(5, reset_after=False,
+                                                       return_sequences=True))
+
+
+def with_state(cls):
+    def build(k):
+        inp = k.Input((6, 4))
+        outs = getattr(k.layers, cls)(5, return_state=True, return_sequences=True)(inp)
+        return k.Model(inp, list(outs))
+    return build
+
+
+def seq2seq(k):
+    enc_in = k.Input((7, 4))
+    dec_in = k.Input((5, 3))
+    _, h, c = k.layers.LSTM(6, return_state=True)(enc_in)
+    y = k.layers.LSTM(6, return_sequences=True)(dec_in, initial_state=[h, c])
+    return k.Model([enc_in, dec_in], k.layers.TimeDistributed(k.layers.Dense(4))(y))
+
+
+def gru_initial_state(k):
+    x = k.Input((6, 3))
+    h = k.Input((5,))
+    return k.Model([x, h], k.layers.GRU(5)(x, initial_state=[h]))
+
+
+def bidirectional(mode, cls="LSTM", **kw):
+    def build(k):
+        inp = k.Input((6, 4))
+        layer = k.layers.Bidirectional(getattr(k.layers, cls)(5, return_sequences=True, **kw),
+                                       merge_mode=mode)
+        out = layer(inp)
+        return k.Model(inp, out if mode is not None else list(out))
+    return build
+
+
+def backward_layer(k):
+    inp = k.Input((6, 4))
+    layer = k.layers.Bidirectional(k.layers.GRU(5, return_sequences=True),
+                                   backward_layer=k.layers.GRU(3, return_sequences=True,
+                                                               go_backwards=True))
+    return k.Model(inp, layer(inp))
+
+
+def sentiment(k):
+    inp = k.Input((9,), dtype="int32")
+    x = k.layers.Embedding(50, 8)(inp)
+    x = k.layers.LSTM(6)(x)
+    return k.Model(inp, k.layers.Dense(2, activation="softmax")(x))
+
+
+def tagger(k):
+    inp = k.Input((8,), dtype="int32")
+    x = k.layers.Embedding(30, 6)(inp)
+    x = k.layers.Bidirectional(k.layers.GRU(5, return_sequences=True))(x)
+    x = k.layers.Bidirectional(k.layers.GRU(4, return_sequences=True), merge_mode="sum")(x)
+    return k.Model(inp, k.layers.TimeDistributed(k.layers.Dense(3, activation="softmax"))(x))
+
+
+def audio(k):
+    inp = k.Input((40, 2))
+    x = k.layers.Conv1D(8, 5, strides=2, activation="relu")(inp)
+    x = k.layers.GRU(6, return_sequences=True)(x)
+    x = k.layers.GRU(6)(x)
+    return k.Model(inp, k.layers.Dense(3)(x))
+
+
+def repeat_vector(k):
+    inp = k.Input((5,))
+    x = k.layers.RepeatVector(4)(k.layers.Dense(3)(inp))
+    x = k.layers.SimpleRNN(4, return_sequences=True)(x)
+    return k.Model(inp, k.layers.TimeDistributed(k.layers.Dense(2))(x))
+
+
+def time_distributed_conv(k):
+    inp = k.Input((3, 8, 8, 2))
+    x = k.layers.TimeDistributed(k.layers.Conv2D(4, 3, activation="relu"))(inp)
+    x = k.layers.TimeDistributed(k.layers.GlobalAveragePooling2D())(x)
+    return k.Model(inp, k.layers.LSTM(3)(x))
+
+
+def masked(kind, pooled=False, **kw):
+    """Embedding(mask_zero=True) or Masking feeding a recurrent layer (inputs hold zeros at
+    random steps, so masks matter in the middle of sequences too)."""
+    def build(k):
+        if kind == "masking":  # ReLU zeroes about half the steps of a 1-feature input
+            inp = k.Input((9, 1))
+            x = k.layers.Masking(mask_value=0.0)(k.layers.ReLU()(inp))
+        else:
+            inp = k.Input((9,), dtype="int32")
+            x = k.layers.Embedding(20, 4, mask_zero=True)(inp)
+        if kind == "bidirectional":
+            x = k.layers.Bidirectional(k.layers.LSTM(5, return_sequences=True), **kw)(x)
+        else:
+            x = getattr(k.layers, kind if kind != "masking" else "GRU")(
+                5, return_sequences=True, **kw)(x)
+        x = k.layers.Dense(3)(x)
+        if pooled:
+            x = k.layers.GlobalAveragePooling1D()(x)
+        return k.Model(inp, x)
+    return build
+
+
+def masked_last(cls):
+    def build(k):
+        inp = k.Input((None,), dtype="int32")
+        x = k.layers.Embedding(20, 4, mask_zero=True)(inp)
+        return k.Model(inp, getattr(k.layers, cls)(5)(x))
+    return build
+
+
+CASES.update({
+    **{f"masked-{c}": masked(c) for c in ("SimpleRNN", "LSTM", "GRU", "bidirectional")},
+    **{f"masked-last-{c}": masked_last(c) for c in ("SimpleRNN", "LSTM", "GRU")},
+    "masked-backwards": masked("GRU", go_backwards=True),
+    "masked-bidirectional-sum": masked("bidirectional", merge_mode="sum"),
+    "masked-pooled": masked("LSTM", pooled=True),
+    "masking-layer": masked("masking", pooled=True),
+    "LSTM-state": with_state("LSTM"), "GRU-state": with_state("GRU"),
+    "SimpleRNN-state": with_state("SimpleRNN"), "seq2seq": seq2seq,
+    "GRU-initial-state-input": gru_initial_state, "backward_layer": backward_layer,
+    "sentiment": sentiment, "tagger": tagger, "audio": audio, "repeat_vector": repeat_vector,
+    "time_distributed_conv": time_distributed_conv,
+    **{f"Bidirectional-{m}": bidirectional(m) for m in ("concat", "sum", "mul", "ave", None)},
+    "Bidirectional-GRU-reset-before": bidirectional("concat", "GRU", reset_after=False),
+    "Bidirectional-SimpleRNN": bidirectional("ave", "SimpleRNN"),
+})
+
+
+@pytest.mark.parametrize(("flavour", "ext"), FORMATS, ids=FORMAT_IDS)
+@pytest.mark.parametrize("case", sorted(CASES, key=str))
+def test_recurrent_parity(case, flavour, ext, tmp_path):
+    # masked cases draw token ids from 0..3, so about a quarter of the steps are masked
+    check_parity(CASES[case], flavour, ext, tmp_path, int_high=4 if "mask" in case else 20)
