@@ -84,7 +84,16 @@ def random_inputs(model, batch: int = 3, seed: int = 1, int_high: int = 5) -> li
 def keras_outputs(model, inputs: list[np.ndarray]) -> list[np.ndarray]:
     """Keras' own inference outputs."""
     y = model(inputs if len(inputs) > 1 else inputs[0], training=False)
-    return [np.asarray(t) for t in as_list(y if not isinstance(y, tuple) else list(y))]
+    return [np.asarray(t) for t in _flat(y)]
+
+
+def _flat(y) -> list:
+    """Outputs nested in lists, tuples or dicts (a stacked RNN's states), in order."""
+    if isinstance(y, dict):
+        return [t for v in y.values() for t in _flat(v)]
+    if isinstance(y, (list, tuple)):
+        return [t for v in y for t in _flat(v)]
+    return [y]
 
 
 def max_error(got: list[np.ndarray], want: list[np.ndarray]) -> float:

@@ -163,3 +163,73 @@ CASES.update({
 def test_recurrent_parity(case, flavour, ext, tmp_path):
     # masked cases draw token ids from 0..3, so about a quarter of the steps are masked
     check_parity(CASES[case], flavour, ext, tmp_path, int_high=4 if "mask" in case else 20)
+
+
+def rnn_cell(cell, **kw):
+    def build(k):
+        inp = k.Input((7, 4))
+        out = k.layers.RNN(getattr(k.layers, cell)(5), **kw)(inp)
+        return k.Model(inp, list(out) if kw.get("return_state") else out)
+    return build
+
+
+def stacked(cells, masked=False, **kw):
+    """StackedRNNCells of several classes (their .keras weight groups sort differently from
+    the cell order) in a keras.layers.RNN."""
+    def build(k):
+        if masked:
+            inp = k.Input((8,), dtype="int32")
+            x = k.layers.Embedding(20, 4, mask_zero=True)(inp)
+        else:
+            inp = x = k.Input((7, 4))
+        made = [getattr(k.layers, c)(3 + i) for i, c in enumerate(cells)]
+        out = k.layers.RNN(k.layers.StackedRNNCells(made), **kw)(x)
+        return k.Model(inp, list(out) if kw.get("return_state") else out)
+    return build
+
+
+def conv_lstm(rank, **kw):
+    def build(k):
+        spatial = {1: (9,), 2: (7, 6), 3: (5, 4, 4)}[rank]
+        inp = k.Input((4, *spatial, 2))
+        out = getattr(k.layers, f"ConvLSTM{rank}D")(3, 3, **kw)(inp)
+        return k.Model(inp, list(out) if kw.get("return_state") else out)
+    return build
+
+
+def video(k):
+    inp = k.Input((5, 12, 12, 1))
+    x = k.layers.ConvLSTM2D(4, 3, padding="same", return_sequences=True)(inp)
+    x = k.layers.BatchNormalization()(x)
+    x = k.layers.ConvLSTM2D(4, 3, strides=2)(x)
+    x = k.layers.GlobalAveragePooling2D()(x)
+    return k.Model(inp, k.layers.Dense(3, activation="softmax")(x))
+
+
+CELL_CASES = {
+    **{f"RNN-{c}": rnn_cell(c) for c in ("SimpleRNNCell", "LSTMCell", "GRUCell")},
+    "RNN-LSTMCell-sequences-backwards": rnn_cell("LSTMCell", return_sequences=True,
+                                                 go_backwards=True),
+    "RNN-GRUCell-state": rnn_cell("GRUCell", return_state=True),
+    "stacked": stacked(["LSTMCell", "GRUCell", "SimpleRNNCell"]),
+    "stacked-sequences-backwards": stacked(["GRUCell", "LSTMCell"], return_sequences=True,
+                                           go_backwards=True),
+    "stacked-state": stacked(["LSTMCell", "GRUCell"], return_state=True),
+    "stacked-masked": stacked(["LSTMCell", "GRUCell"], masked=True, return_sequences=True,
+                              go_backwards=True),
+    "ConvLSTM1D": conv_lstm(1),
+    "ConvLSTM1D-same-sequences": conv_lstm(1, padding="same", return_sequences=True),
+    "ConvLSTM2D": conv_lstm(2),
+    "ConvLSTM2D-strides-state": conv_lstm(2, strides=2, return_state=True),
+    "ConvLSTM2D-same-backwards": conv_lstm(2, padding="same", go_backwards=True,
+                                           return_sequences=True),
+    "ConvLSTM2D-dilated-nobias": conv_lstm(2, dilation_rate=2, use_bias=False),
+    "ConvLSTM3D": conv_lstm(3, padding="same"),
+    "video": video,
+}
+
+
+@pytest.mark.parametrize(("flavour", "ext"), FORMATS, ids=FORMAT_IDS)
+@pytest.mark.parametrize("case", sorted(CELL_CASES))
+def test_cells_and_conv_lstm_parity(case, flavour, ext, tmp_path):
+    check_parity(CELL_CASES[case], flavour, ext, tmp_path, int_high=4)

@@ -312,3 +312,18 @@ def _mask_logical(shapes, mode="and"):
     if shapes[0] is None:
         return [None]
     return [broadcast(shapes[0], shapes[1])]
+
+
+@shape_rule("ConvLSTM")
+def _conv_lstm(shapes, strides=(1,), dilations=(1,), padding="valid", return_sequences=False,
+               **_):
+    """x (N, T, *S, C) -> outputs (N, T, *O, F) or (N, *O, F), then h and c (N, *O, F); O as
+    for Conv, F = recurrent kernel's second-to-last dim."""
+    x, w, rk = shapes[0], shapes[1], shapes[2]
+    if x is None:
+        return [None] * 3
+    r = len(w) - 2
+    out = [_window_out(x[2 + i], w[i], strides[i], dilations[i], padding) for i in range(r)]
+    state = (x[0], *out, rk[-2])
+    y = (x[0], x[1], *out, rk[-2]) if return_sequences else state
+    return [y, state, state]

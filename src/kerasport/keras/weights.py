@@ -19,18 +19,32 @@ from kerasport.errors import WeightsError
 Weights = list[tuple[str | None, np.ndarray]]
 
 
-def snake_case(name: str, keras_major: int = 3) -> str:
-    """Keras' to_snake_case (the Keras 2 flavour also splits before digits runs)."""
+def snake_case(name: str, keras_major: int = 3, digits: bool = False) -> str:
+    """Keras' to_snake_case. Some Keras 2 releases also split before a capital followed by
+    digits (``ConvLSTM2D`` -> ``conv_lst_m2d`` instead of ``conv_lstm2d``): ``digits``."""
     if keras_major >= 3:
         name = re.sub(r"\W+", "", name)
-        name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-        return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-    name = re.sub("(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    name = re.sub("(.)([A-Z][a-z0-9]+)" if digits else "(.)([A-Z][a-z]+)", r"\1_\2", name)
     name = re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-    return name if name[0] != "_" else "private" + name
+    if keras_major < 3 and name[0] == "_":
+        return "private" + name
+    return name
 
 
 _CLASS_ALIASES = {"Model": "Functional"}
+
+
+def saving_names(class_names: list[str], keras_major: int = 3,
+                 digits: bool = False) -> list[str]:
+    """The group names Keras' saving walk gives a list of objects in a .keras file:
+    ``<snake_case class>``, then ``<snake_case class>_<k>`` for the k-th repeat."""
+    used: dict[str, int] = {}
+    out = []
+    for class_name in class_names:
+        base = snake_case(_CLASS_ALIASES.get(class_name, class_name), keras_major, digits)
+        used[base] = used.get(base, -1) + 1
+        out.append(f"{base}_{used[base]}" if used[base] else base)
+    return out
 
 
 class WeightSource(Protocol):
@@ -72,17 +86,14 @@ class KerasV3Weights:
     def __init__(self, group: h5py.Group, layers: list[tuple[str, str]], keras_major: int):
         self.group = group
         self.keras_major = keras_major
-        self.paths: dict[str, str] = {}
-        used: dict[str, int] = {}
-        for name, class_name in layers:
-            base = snake_case(_CLASS_ALIASES.get(class_name, class_name), keras_major)
-            if base in used:
-                used[base] += 1
-                path = f"{base}_{used[base]}"
-            else:
-                used[base] = 0
-                path = base
-            self.paths[name] = path
+        classes = [c for _, c in layers]
+        paths = saving_names(classes, keras_major)
+        if keras_major < 3 and "layers" in group:  # the snake_case of older Keras 2 releases
+            older = saving_names(classes, keras_major, digits=True)
+            stored = set(group["layers"])
+            if sum(p in stored for p in older) > sum(p in stored for p in paths):
+                paths = older
+        self.paths: dict[str, str] = {name: path for (name, _), path in zip(layers, paths)}
 
     def _group(self, name: str) -> h5py.Group | None:
         path = self.paths.get(name)

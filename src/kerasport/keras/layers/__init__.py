@@ -3,8 +3,8 @@
 from kerasport.keras.layers import (  # noqa: F401
     activations,
     applications,
-    attention,
     conv,
+    conv_recurrent,
     core,
     masking,
     merging,

@@ -10,6 +10,7 @@ import numpy as np
 
 from kerasport.keras.config import LayerSpec, flatten_refs, normalise_layer_config
 from kerasport.keras.registry import LayerContext, find_converter, register_converter
+from kerasport.keras.weights import saving_names
 
 _GATES = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}
 _STATES = {"SimpleRNN": 1, "LSTM": 2, "GRU": 1}
@@ -18,7 +19,7 @@ RNN_ACTIVATIONS = ("tanh", "sigmoid", "hard_sigmoid", "relu", "linear", "elu", "
                    "swish", "hard_silu", "hard_swish", "softplus", "softsign", "gelu")
 
 
-def _initial_states(ctx: LayerContext, inputs: list[str]) -> list[str]:
+def initial_states(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Initial states given as extra call tensors (Keras 2) or initial_state= (Keras 3)."""
     if len(inputs) > 1:
         return inputs[1:]
@@ -29,14 +30,15 @@ def _initial_states(ctx: LayerContext, inputs: list[str]) -> list[str]:
 
 def _rnn(ctx: LayerContext, cls: str, cfg: dict[str, Any], x: str, weights: list[np.ndarray],
          states: list[str], suffix: str | None, go_backwards: bool,
-         zero_output_for_mask: bool = False) -> list[str]:
+         zero_output_for_mask: bool = False, mask: str | None = "input") -> list[str]:
     """One recurrent op; returns [outputs, *final states]. The input's Keras mask (if any)
     makes masked steps carry the state over."""
     attrs: dict[str, Any] = {
         "activation": cfg.get("activation", "tanh"),
         "return_sequences": bool(cfg.get("return_sequences", False)),
         "go_backwards": go_backwards, "keras_major": ctx.keras_major}
-    mask = ctx.input_masks[0] if ctx.input_masks else None
+    if mask == "input":
+        mask = ctx.input_masks[0] if ctx.input_masks else None
     if mask and (zero_output_for_mask or cfg.get("zero_output_for_mask")):
         attrs["zero_output_for_mask"] = True
     if cls != "SimpleRNN":
@@ -61,13 +63,13 @@ def _rnn(ctx: LayerContext, cls: str, cfg: dict[str, Any], x: str, weights: list
     return list(outs)
 
 
-def _sequence_mask(ctx: LayerContext, return_sequences: bool, n_outputs: int) -> None:
+def sequence_mask(ctx: LayerContext, return_sequences: bool, n_outputs: int) -> None:
     """Keras RNNs keep the input mask on a returned sequence and give states none."""
     mask = ctx.input_masks[0] if ctx.input_masks else None
     ctx.output_masks = [mask if return_sequences else None] + [None] * (n_outputs - 1)
 
 
-def _check_rnn_config(ctx: LayerContext, cfg: dict[str, Any]) -> None:
+def check_rnn_config(ctx: LayerContext, cfg: dict[str, Any]) -> None:
     ctx.require(not cfg.get("stateful"), "stateful", "stateful RNNs are not supported",
                 "save the model with stateful=False and pass states as initial_state")
     ctx.require(not cfg.get("time_major"), "time_major", "time_major RNNs are not supported")
@@ -98,15 +100,80 @@ def _rnn_weights(ctx: LayerContext, cls: str, cfg: dict[str, Any], n_in: int,
 def convert_rnn(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """SimpleRNN / LSTM / GRU; outputs [y] or [y, *states] with return_state."""
     cfg = ctx.config
-    _check_rnn_config(ctx, cfg)
+    check_rnn_config(ctx, cfg)
     shape = ctx.shape(inputs[0])
     ctx.require(shape is not None and len(shape) == 3 and shape[-1] is not None, None,
                 "the input must be (batch, time, features) with known features")
     weights = _rnn_weights(ctx, ctx.class_name, cfg, shape[-1], [a for _, a in ctx.weights])
-    outs = _rnn(ctx, ctx.class_name, cfg, inputs[0], weights, _initial_states(ctx, inputs),
+    outs = _rnn(ctx, ctx.class_name, cfg, inputs[0], weights, initial_states(ctx, inputs),
                 None, bool(cfg.get("go_backwards", False)))
     outs = outs if cfg.get("return_state") else outs[:1]
-    _sequence_mask(ctx, bool(cfg.get("return_sequences")), len(outs))
+    sequence_mask(ctx, bool(cfg.get("return_sequences")), len(outs))
+    return outs
+
+
+_CELLS = {"SimpleRNNCell": "SimpleRNN", "LSTMCell": "LSTM", "GRUCell": "GRU"}
+
+
+def _cell_weights(ctx: LayerContext, cells: list[tuple[str, dict[str, Any]]],
+                  stored: list[tuple[str | None, np.ndarray]]) -> list[list[np.ndarray]]:
+    """Each stacked cell's weights. A .keras file keeps them in groups named by Keras' saving
+    walk (``cells/gru_cell_1/vars/0``; HDF5 lists those alphabetically, so they are matched
+    by name); an .h5 file lists them in cell order."""
+    paths = [p or "" for p, _ in stored]
+    if paths and all("cells/" in p and "/vars/" in p for p in paths):
+        groups: dict[str, list[np.ndarray]] = {}
+        for path, (_, arr) in zip(paths, stored):
+            groups.setdefault(path.split("cells/", 1)[1].split("/")[0], []).append(arr)
+        names = saving_names([cls for cls, _ in cells], ctx.keras_major)
+        return [groups.get(name, []) for name in names]
+    out, start = [], 0
+    for _, cfg in cells:
+        n = 3 if cfg.get("use_bias", True) else 2
+        out.append([a for _, a in stored[start:start + n]])
+        start += n
+    return out
+
+
+@register_converter("RNN")
+def convert_rnn_layer(ctx: LayerContext, inputs: list[str]) -> list[str]:
+    """keras.layers.RNN around SimpleRNNCell/LSTMCell/GRUCell or StackedRNNCells of them: a
+    stack of cells runs as a chain of recurrent ops over the whole sequence (equal to the
+    step-by-step stack; masked steps keep every cell's state)."""
+    cfg = ctx.config
+    check_rnn_config(ctx, cfg)
+    cell_cls, cell_cfg = _inner(cfg["cell"])
+    stacked = cell_cls == "StackedRNNCells"
+    cells = [_inner(c) for c in cell_cfg.get("cells", [])] if stacked else [(cell_cls, cell_cfg)]
+    for cls, ccfg in cells:
+        ctx.require(cls in _CELLS, "cell", f"RNN cell {cls} is not supported",
+                    "use SimpleRNNCell, LSTMCell, GRUCell or StackedRNNCells of them")
+        check_rnn_config(ctx, ccfg)
+    ctx.require(bool(cells), "cell", "StackedRNNCells holds no cells")
+    per_cell = _cell_weights(ctx, cells, ctx.weights) if stacked else [
+        [a for _, a in ctx.weights]]
+    states = initial_states(ctx, inputs)
+    mask = ctx.input_masks[0] if ctx.input_masks else None
+    go_backwards = bool(cfg.get("go_backwards", False))
+    x, final_states, used = inputs[0], [], 0
+    for i, (cls, ccfg) in enumerate(cells):
+        layer_cls = _CELLS[cls]
+        last = i == len(cells) - 1
+        rcfg = {**ccfg, "return_sequences": bool(cfg.get("return_sequences")) if last else True,
+                "zero_output_for_mask": cfg.get("zero_output_for_mask")}
+        weights = _rnn_weights(ctx, layer_cls, rcfg, ctx.shape(x)[-1], per_cell[i])
+        n_states = _STATES[layer_cls]
+        given = states[used:used + n_states] if states else []
+        used += n_states
+        # after the first cell the sequence is in processing order: reverse the mask too
+        cell_mask = mask if i == 0 or not go_backwards or not mask else ctx.op(
+            "Reverse", [mask], "mask_reversed", axis=1)
+        outs = _rnn(ctx, layer_cls, rcfg, x, weights, given, f"cell{i}" if stacked else None,
+                    go_backwards if i == 0 else False, mask=cell_mask)
+        x = outs[0]
+        final_states += outs[1:]
+    outs = [x, *final_states] if cfg.get("return_state") else [x]
+    sequence_mask(ctx, bool(cfg.get("return_sequences")), len(outs))
     return outs
 
 
@@ -125,7 +192,7 @@ def convert_bidirectional(ctx: LayerContext, inputs: list[str]) -> list[str]:
     for cls in (fwd_cls, bwd_cls):
         ctx.require(cls in _GATES, "layer", f"Bidirectional around {cls} is not supported",
                     "wrap SimpleRNN, LSTM or GRU")
-    _check_rnn_config(ctx, fwd_cfg)
+    check_rnn_config(ctx, fwd_cfg)
     x = inputs[0]
     n_in = ctx.shape(x)[-1]
     stored = ctx.weights
@@ -138,7 +205,7 @@ def convert_bidirectional(ctx: LayerContext, inputs: list[str]) -> list[str]:
         fwd, bwd = [a for _, a in stored[:half]], [a for _, a in stored[half:]]
     fw = _rnn_weights(ctx, fwd_cls, fwd_cfg, n_in, fwd)
     bw = _rnn_weights(ctx, bwd_cls, bwd_cfg, n_in, bwd)
-    states = _initial_states(ctx, inputs)
+    states = initial_states(ctx, inputs)
     half = len(states) // 2
     # tf_keras' Bidirectional zeroes the outputs of masked steps of returned sequences
     zero = ctx.keras_major < 3 and bool(fwd_cfg.get("return_sequences"))
@@ -161,7 +228,7 @@ def convert_bidirectional(ctx: LayerContext, inputs: list[str]) -> list[str]:
     outs = merged
     if cfg.get("return_state") or fwd_cfg.get("return_state"):
         outs = merged + f_out[1:] + b_out[1:]
-    _sequence_mask(ctx, bool(fwd_cfg.get("return_sequences")), len(outs))
+    sequence_mask(ctx, bool(fwd_cfg.get("return_sequences")), len(outs))
     if mode is None:
         ctx.output_masks = [ctx.output_masks[0]] + ctx.output_masks[:-1]
     return outs

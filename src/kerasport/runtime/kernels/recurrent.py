@@ -1,4 +1,4 @@
-"""Recurrent kernels: SimpleRNN, LSTM and GRU (both reset_after variants).
+"""Recurrent kernels: SimpleRNN, LSTM, GRU (both reset_after variants) and ConvLSTM.
 
 The input projection of every timestep is one matrix product; Python loops only over time.
 Keras' gate orders: LSTM (i, f, c, o), GRU (z, r, h). A mask (N, T) of booleans carries the
@@ -25,6 +25,7 @@ from kerasport.runtime.kernels.activations import (
     Softsign,
     Tanh,
 )
+from kerasport.runtime.kernels.conv import Conv
 
 
 def activate(name, x, keras_major=3):
@@ -173,3 +174,43 @@ def GRU(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, activation="
             h = out = new_h
         outputs.append(out)
     return _finish(outputs, out, [h], return_sequences)
+
+
+@kernel("ConvLSTM")
+def ConvLSTM(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
+             strides=(1,), dilations=(1,), padding="valid", activation="tanh",
+             recurrent_activation="sigmoid", return_sequences=False, go_backwards=False,
+             keras_major=3, zero_output_for_mask=False):
+    """Keras ConvLSTM1D/2D/3D: an LSTM whose products are convolutions. x (N, T, *S, C); the
+    input convolution of every timestep is one Conv call, the recurrent one is 'same'-padded
+    with stride 1. Gates (i, f, c, o) on the last axis. Returns (outputs, h, c)."""
+    n, steps = x.shape[0], x.shape[1]
+    proj = Conv(x.reshape((n * steps, *x.shape[2:])), kernel, bias, strides=strides,
+                dilations=dilations, padding=padding)
+    proj = proj.reshape((n, steps, *proj.shape[1:]))
+    xs, ms = _time_major(proj, go_backwards, mask)
+    units = recurrent_kernel.shape[-2]
+    rank = recurrent_kernel.ndim - 2
+    state_shape = (n, *proj.shape[2:-1], units)
+    h = np.zeros(state_shape, x.dtype) if h0 is None else h0.astype(x.dtype)
+    c = np.zeros(state_shape, x.dtype) if c0 is None else c0.astype(x.dtype)
+    out = np.zeros(state_shape, x.dtype)
+    outputs = []
+    for t in range(xs.shape[0]):
+        z = xs[t] + Conv(h, recurrent_kernel, None, strides=[1] * rank, dilations=[1] * rank,
+                         padding="same")
+        i = activate(recurrent_activation, z[..., :units], keras_major)
+        f = activate(recurrent_activation, z[..., units:2 * units], keras_major)
+        g = activate(activation, z[..., 2 * units:3 * units], keras_major)
+        o = activate(recurrent_activation, z[..., 3 * units:], keras_major)
+        new_c = f * c + i * g
+        new_h = o * activate(activation, new_c, keras_major)
+        if ms is not None:
+            m = ms[t].reshape((n,) + (1,) * (new_h.ndim - 1))
+            c = np.where(m, new_c, c)
+            h = np.where(m, new_h, h)
+            out = np.where(m, new_h, 0.0 if zero_output_for_mask else out)
+        else:
+            c, h, out = new_c, new_h, new_h
+        outputs.append(out)
+    return _finish(outputs, out, [h, c], return_sequences)
