@@ -4,9 +4,22 @@ RepeatVector, TimeDistributed — parity with Keras 3 and Keras 2 in all four fo
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from keras_models import FORMAT_IDS, FORMATS, check_parity
+from keras_models import (
+    FORMAT_IDS,
+    FORMATS,
+    TOL,
+    check_parity,
+    keras_module,
+    keras_outputs,
+    max_error,
+    randomize,
+    save,
+)
 from test_layers import single
+
+import kerasport
 
 
 def seq(make, shape=(7, 5)):
@@ -140,7 +153,37 @@ def masked_last(cls):
     return build
 
 
+def time_distributed_model(kind):
+    """TimeDistributed around a nested Sequential or Functional model."""
+    def build(k):
+        if kind == "sequential":
+            inner = k.Sequential([k.Input((6, 6, 2)), k.layers.Conv2D(3, 3, activation="relu"),
+                                  k.layers.Flatten(), k.layers.Dense(4)])
+        else:
+            i = k.Input((6, 6, 2))
+            a = k.layers.Conv2D(3, 3)(i)
+            b = k.layers.MaxPooling2D()(i)
+            inner = k.Model(i, k.layers.Concatenate()([k.layers.GlobalAveragePooling2D()(a),
+                                                       k.layers.Flatten()(b)]))
+        inp = k.Input((3, 6, 6, 2))
+        x = k.layers.TimeDistributed(inner)(inp)
+        return k.Model(inp, k.layers.GRU(4)(x))
+    return build
+
+
+def sequence_reshapes(k):
+    inp = k.Input((6, 4))
+    x = k.layers.LSTM(6, return_sequences=True)(inp)
+    x = k.layers.Reshape((12, 3))(x)
+    x = k.layers.SimpleRNN(4, return_sequences=True)(x)
+    x = k.layers.Flatten()(x)
+    return k.Model(inp, k.layers.Dense(2)(x))
+
+
 CASES.update({
+    "time_distributed-sequential": time_distributed_model("sequential"),
+    "time_distributed-functional": time_distributed_model("functional"),
+    "sequence_reshapes": sequence_reshapes,
     **{f"masked-{c}": masked(c) for c in ("SimpleRNN", "LSTM", "GRU", "bidirectional")},
     **{f"masked-last-{c}": masked_last(c) for c in ("SimpleRNN", "LSTM", "GRU")},
     "masked-backwards": masked("GRU", go_backwards=True),
@@ -233,3 +276,22 @@ CELL_CASES = {
 @pytest.mark.parametrize("case", sorted(CELL_CASES))
 def test_cells_and_conv_lstm_parity(case, flavour, ext, tmp_path):
     check_parity(CELL_CASES[case], flavour, ext, tmp_path, int_high=4)
+
+
+@pytest.mark.parametrize(("flavour", "ext"), FORMATS, ids=FORMAT_IDS)
+def test_variable_lengths_and_batch_sizes(flavour, ext, tmp_path):
+    """One free-length masked model, run at several batch sizes (33 > predict's default
+    batch of 32, so predict splits it) and sequence lengths; tolerance TOL."""
+    k = keras_module(flavour)
+    inp = k.Input((None,), dtype="int32")
+    x = k.layers.Embedding(12, 5, mask_zero=True)(inp)
+    x = k.layers.Bidirectional(k.layers.GRU(4, return_sequences=True))(x)
+    x = k.layers.LSTM(3)(x)
+    model = k.Model(inp, k.layers.Dense(2)(x))
+    randomize(model)
+    m = kerasport.load(save(model, tmp_path / f"model.{ext}"))
+    rng = np.random.default_rng(0)
+    for batch, steps in [(1, 1), (1, 13), (7, 4), (33, 9)]:
+        ids = rng.integers(0, 4, size=(batch, steps)).astype("int32")
+        want = keras_outputs(model, [ids])
+        assert max_error([m.predict(ids)], want) <= TOL, (batch, steps)

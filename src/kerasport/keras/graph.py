@@ -153,6 +153,7 @@ class _Walker:
         call = layer.inbound[node_idx]
         inputs = [self._resolve(memo, scope, r) for r in call.tensors()]
         masks = self._input_masks(call, inputs, spec.keras_major, memo, scope)
+        implicit = [self.masks.get(v) for v in inputs]  # as Keras carries them on tensors
         poisoned = any(self.b.values[v].shape is None for v in inputs)
         if layer.model is not None:
             return self._nested(layer, node_idx, inputs, weights, name)
@@ -165,13 +166,15 @@ class _Walker:
         ctx = LayerContext(self.b, layer, name, lambda: weights.layer(layer.name),
                            spec.keras_major, call)
         ctx.resolve = lambda ref: self._resolve(memo, scope, ref)
+        ctx.run_wrapped_model = lambda sub, values: self._wrapped(layer.name, sub, values,
+                                                                  weights, name)
         ctx.input_masks = masks
         ctx.mask_of = self.masks.get  # the mask of any value (keyword tensors: MHA's value=)
         try:
             if reg.cast_inputs:
                 inputs = [self._as_float(v, name) for v in inputs]
             outputs = reg.fn(ctx, inputs)
-            self._propagate_masks(layer, ctx, list(outputs), masks)
+            self._propagate_masks(layer, ctx, list(outputs), implicit)
         except LayerUnsupported as exc:
             # Behind a failed layer, only config problems are this layer's own.
             if node_idx == 0 and (not poisoned or exc.issue.key):
@@ -204,9 +207,10 @@ class _Walker:
 
     def _propagate_masks(self, layer: LayerSpec, ctx: LayerContext, outputs: list[str],
                          masks: list[str | None]) -> None:
-        """Record the Keras mask of each output (see MASK_PASSING); Keras 2 files only."""
-        if ctx.keras_major >= 3:
-            return
+        """Record the Keras mask of each output (see MASK_PASSING). Keras 3 files also carry
+        masks on tensors without recording them (MultiHeadAttention's query/value masks,
+        Attention's list of masks): ``ctx.mask_of`` reads these; ``ctx.input_masks`` of a
+        Keras 3 layer still come from its recorded mask= argument only."""
         out_masks: list[str | None] = [None] * len(outputs)
         if ctx.output_masks is not None:
             out_masks = list(ctx.output_masks) + [None] * (len(outputs) - len(ctx.output_masks))
@@ -241,6 +245,23 @@ class _Walker:
         feed = {r.layer: v for r, v in zip(in_refs, inputs)}
         memo = self.run_model(sub, sub_weights, f"{name}/", feed)
         return [self._resolve(memo, f"{name}/", r) for r in flatten_refs(sub.outputs)]
+
+    def _wrapped(self, layer_name: str, sub: ModelSpec, inputs: list[str],
+                 weights: WeightSource, name: str) -> list[str]:
+        """Convert the model wrapped by layer ``layer_name`` (TimeDistributed(model)) on
+        ``inputs``; returns its output values."""
+        in_refs = flatten_refs(sub.inputs)
+        if len(in_refs) != len(inputs):
+            raise ModelFileError(f"the model wrapped by '{layer_name}' takes {len(in_refs)} "
+                                 f"inputs, gets {len(inputs)}")
+        feed = {r.layer: v for r, v in zip(in_refs, inputs)}
+        sub_weights = weights.wrapped(layer_name, sub.weight_layers)
+        memo = self.run_model(sub, sub_weights, f"{name}/{sub.name}/", feed)
+        outs = [self._resolve(memo, f"{name}/{sub.name}/", r) for r in flatten_refs(sub.outputs)]
+        if any(self.b.values[v].shape is None for v in outs):
+            raise LayerUnsupported(LayerIssue(layer_name, "TimeDistributed",
+                                              "a layer of the wrapped model cannot be converted"))
+        return outs
 
     def rows_for(self, spec: ModelSpec, weights: WeightSource, scope: str = "",
                  depth: int = 0) -> int:

@@ -101,6 +101,8 @@ class LayerContext:
         # a converter that makes or changes masks sets output_masks (one entry per output).
         self.input_masks: list[str | None] = []
         self.output_masks: list[str | None] | None = None
+        # converts a model wrapped by this layer (ModelSpec, input values) -> output values
+        self.run_wrapped_model: Callable[[Any, list[str]], list[str]] | None = None
 
     # -- config ---------------------------------------------------------------------------
     def require(self, ok: bool, key: str | None, reason: str, hint: str | None = None) -> None:

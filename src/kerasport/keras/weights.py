@@ -58,6 +58,10 @@ class WeightSource(Protocol):
         """The source for nested model ``name`` whose layers are ``layers``."""
         ...
 
+    def wrapped(self, name: str, layers: list[tuple[str, str]]) -> WeightSource:
+        """The source for the model wrapped by layer ``name`` (TimeDistributed(model))."""
+        ...
+
 
 def _read(ds: h5py.Dataset, where: str) -> np.ndarray:
     try:
@@ -111,6 +115,12 @@ class KerasV3Weights:
             raise WeightsError(f"no weights stored for nested model '{name}'")
         return KerasV3Weights(group, layers, self.keras_major)
 
+    def wrapped(self, name: str, layers: list[tuple[str, str]]) -> WeightSource:
+        group = self._group(name)
+        if group is None or "layer" not in group:
+            raise WeightsError(f"no weights stored for the model wrapped by '{name}'")
+        return KerasV3Weights(group["layer"], layers, self.keras_major)
+
 
 class H5Weights:
     """Weights of a legacy .h5 model: group ``model_weights/<layer>`` with ``weight_names``."""
@@ -137,6 +147,9 @@ class H5Weights:
     def submodel(self, name: str, layers: list[tuple[str, str]]) -> WeightSource:
         return H5NestedWeights(self._entries(name))
 
+    def wrapped(self, name: str, layers: list[tuple[str, str]]) -> WeightSource:
+        return H5NestedWeights(self._entries(name))
+
 
 class H5NestedWeights:
     """The flat weight list of a nested model in a .h5 file, split by layer name."""
@@ -153,3 +166,6 @@ class H5NestedWeights:
     def submodel(self, name: str, layers: list[tuple[str, str]]) -> WeightSource:
         # Keras 3 prefixes nested weights with the model's name; Keras 2 does not.
         return H5NestedWeights(self._select(name) or self.entries)
+
+    def wrapped(self, name: str, layers: list[tuple[str, str]]) -> WeightSource:
+        return H5NestedWeights(self._select(name))

@@ -8,7 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from kerasport.keras.config import LayerSpec, flatten_refs, normalise_layer_config
+from kerasport.keras.config import (
+    MODEL_CLASSES,
+    LayerSpec,
+    flatten_refs,
+    normalise_layer_config,
+    parse_model,
+)
 from kerasport.keras.registry import LayerContext, find_converter, register_converter
 from kerasport.keras.weights import saving_names
 
@@ -261,6 +267,13 @@ def convert_time_distributed(ctx: LayerContext, inputs: list[str]) -> list[str]:
     layer, unfold."""
     raw = ctx.config["layer"]
     cls, cfg = _inner(raw)
+    if cls in MODEL_CLASSES:
+        assert ctx.run_wrapped_model is not None
+        folded = ctx.op("FoldTime", [inputs[0]], "folded")
+        outs = ctx.run_wrapped_model(parse_model(raw, ctx.keras_major), [folded])
+        ctx.require(len(outs) == 1, "layer", "TimeDistributed around a model with several "
+                    "outputs is not supported")
+        return [ctx.op("UnfoldTime", [outs[0], inputs[0]])]
     spec = LayerSpec(cfg.get("name", cls), cls, cfg, [ctx.call], raw.get("registered_name"),
                      raw.get("module"))
     reg = find_converter(spec)
