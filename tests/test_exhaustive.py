@@ -18,6 +18,7 @@ def exhaustive(k):
     img = k.Input((16, 16, 3), name="image")
     seq = k.Input((12, 4), name="sequence")
     vol = k.Input((4, 6, 6, 2), name="volume")
+    tokens = k.Input((10,), dtype="int32", name="tokens")
 
     x = L.Rescaling(1 / 2.0, offset=0.1)(img)
     x = L.Normalization(mean=[0.1, 0.2, 0.3], variance=[1.0, 2.0, 0.5])(x)
@@ -81,7 +82,25 @@ def exhaustive(k):
     g5 = L.GlobalMaxPooling3D()(v)
     g6 = L.GlobalAveragePooling3D()(v)
 
-    h = L.Concatenate()([g1, g2, g3, g4, g5, g6])
+    # sequences: masks from Embedding(mask_zero=True) and Masking reach the recurrent layers
+    t = L.Embedding(20, 6, mask_zero=True)(tokens)
+    t = L.Bidirectional(L.LSTM(5, return_sequences=True), merge_mode="sum")(t)
+    t = L.GRU(5, return_sequences=True, go_backwards=True)(t)
+    t = L.SimpleRNN(4, return_sequences=True)(t)
+    t = L.TimeDistributed(L.Dense(4))(t)
+    t = L.RNN(L.StackedRNNCells([L.LSTMCell(3), L.GRUCell(3)]), return_sequences=True)(t)
+    g7 = L.GlobalAveragePooling1D()(t)
+    r = L.RepeatVector(3)(g7)
+    r = L.Masking(0.0)(L.ReLU()(r))
+    g8 = L.LSTM(3)(r)
+    c1 = L.ConvLSTM1D(2, 3)(L.Reshape((3, 4, 4))(seq))
+    c2 = L.ConvLSTM2D(2, 3, padding="same")(vol)
+    c3 = L.ConvLSTM3D(2, 2)(L.Reshape((2, 3, 6, 4, 2))(vol))
+    g9 = L.Flatten()(c1)
+    g10 = L.GlobalMaxPooling2D()(c2)
+    g11 = L.GlobalAveragePooling3D()(c3)
+
+    h = L.Concatenate()([g1, g2, g3, g4, g5, g6, g7, g8, g9, g10, g11])
     h = L.Dropout(0.3)(h)
     h = L.GaussianNoise(0.1)(h)
     h = L.GaussianDropout(0.1)(h)
@@ -92,7 +111,7 @@ def exhaustive(k):
     h = L.Flatten()(h)
     out1 = L.Dense(4, activation="softmax", name="probs")(h)
     out2 = L.Dense(1, activation="sigmoid", name="score")(h)
-    return k.Model([img, seq, vol], [out1, out2])
+    return k.Model([img, seq, vol, tokens], [out1, out2])
 
 
 def test_every_converter_is_exercised():
