@@ -93,6 +93,15 @@ def exhaustive(k):
     r = L.RepeatVector(3)(g7)
     r = L.Masking(0.0)(L.ReLU()(r))
     g8 = L.LSTM(3)(r)
+    # attention on unmasked token embeddings
+    e = L.Embedding(20, 8)(tokens)
+    a = L.MultiHeadAttention(2, 4)(e, e, use_causal_mask=True)
+    a = L.Attention(use_scale=True)([a, e])
+    a = L.AdditiveAttention()([a, e])
+    if hasattr(L, "GroupQueryAttention"):  # Keras 3 only
+        a = L.GroupQueryAttention(4, 2, 1)(a, a)
+    a = L.EinsumDense("abc,cd->abd", output_shape=(10, 6), bias_axes="d")(a)
+    g12 = L.Flatten()(L.Dot(axes=(1, 1))([a, a]))
     c1 = L.ConvLSTM1D(2, 3)(L.Reshape((3, 4, 4))(seq))
     c2 = L.ConvLSTM2D(2, 3, padding="same")(vol)
     c3 = L.ConvLSTM3D(2, 2)(L.Reshape((2, 3, 6, 4, 2))(vol))
@@ -100,7 +109,7 @@ def exhaustive(k):
     g10 = L.GlobalMaxPooling2D()(c2)
     g11 = L.GlobalAveragePooling3D()(c3)
 
-    h = L.Concatenate()([g1, g2, g3, g4, g5, g6, g7, g8, g9, g10, g11])
+    h = L.Concatenate()([g1, g2, g3, g4, g5, g6, g7, g8, g9, g10, g11, g12])
     h = L.Dropout(0.3)(h)
     h = L.GaussianNoise(0.1)(h)
     h = L.GaussianDropout(0.1)(h)
@@ -119,6 +128,8 @@ def test_every_converter_is_exercised():
     registered = {n for n in CONVERTERS if not n.startswith(("ops.", "Custom>"))} - NOT_HERE
     model = exhaustive(keras_module("k3"))
     used = {type(layer).__name__ for layer in model.layers}
+    if "GroupedQueryAttention" in used:  # the name Keras 3 writes for that class
+        used.add("GroupQueryAttention")
     assert registered - used == set(), "add these layers to the exhaustive model"
 
 

@@ -153,7 +153,10 @@ class _Walker:
         call = layer.inbound[node_idx]
         inputs = [self._resolve(memo, scope, r) for r in call.tensors()]
         masks = self._input_masks(call, inputs, spec.keras_major, memo, scope)
-        implicit = [self.masks.get(v) for v in inputs]  # as Keras carries them on tensors
+        # masks as Keras carries them on tensors (in Keras 3 a recorded mask= argument wins)
+        implicit = [self.masks.get(v) for v in inputs]
+        if spec.keras_major >= 3 and any(masks):
+            implicit = masks
         poisoned = any(self.b.values[v].shape is None for v in inputs)
         if layer.model is not None:
             return self._nested(layer, node_idx, inputs, weights, name)
@@ -170,6 +173,7 @@ class _Walker:
                                                                   weights, name)
         ctx.input_masks = masks
         ctx.mask_of = self.masks.get  # the mask of any value (keyword tensors: MHA's value=)
+        ctx.drop_mask = lambda v: self.masks.pop(v, None)  # Keras 3 MHA clears its inputs'
         try:
             if reg.cast_inputs:
                 inputs = [self._as_float(v, name) for v in inputs]
@@ -216,7 +220,11 @@ class _Walker:
             out_masks = list(ctx.output_masks) + [None] * (len(outputs) - len(ctx.output_masks))
         elif layer.class_name in MASK_PASSING and masks and masks[0]:
             out_masks[0] = masks[0]
-        elif layer.class_name in MASK_MERGING and any(masks):
+        elif layer.class_name in MASK_MERGING and ctx.keras_major >= 3 and all(masks):
+            # Keras 3 merges: or of the masks, and no mask unless every input has one
+            out_masks[0] = self.b.op("Max", list(masks), f"{ctx.scope}/mask_or", {},
+                                     layer=ctx.scope) if len(masks) > 1 else masks[0]
+        elif layer.class_name in MASK_MERGING and ctx.keras_major < 3 and any(masks):
             present = [m for m in masks if m]
             merged = present[0]
             for k, m in enumerate(present[1:]):

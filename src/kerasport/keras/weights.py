@@ -31,7 +31,9 @@ def snake_case(name: str, keras_major: int = 3, digits: bool = False) -> str:
     return name
 
 
-_CLASS_ALIASES = {"Model": "Functional"}
+# class names whose .keras weight group is named after another class (Keras 3 writes
+# GroupedQueryAttention's class as "GroupQueryAttention")
+_CLASS_ALIASES = {"Model": "Functional", "GroupQueryAttention": "GroupedQueryAttention"}
 
 
 def saving_names(class_names: list[str], keras_major: int = 3,

@@ -3,6 +3,7 @@
 from kerasport.keras.layers import (  # noqa: F401
     activations,
     applications,
+    attention,
     conv,
     conv_recurrent,
     core,

@@ -13,8 +13,10 @@ from kerasport.keras.registry import LayerContext, register_converter
 
 @register_converter("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
 def convert_conv_lstm(ctx: LayerContext, inputs: list[str]) -> list[str]:
-    """An LSTM whose input and recurrent products are convolutions; outputs [y] or
-    [y, h, c] with return_state."""
+    """ConvLSTM1D/2D/3D: an LSTM whose products are convolutions ([y] or [y, h, c]).
+
+    Options: strides, padding, dilation_rate, activations, use_bias, return_sequences,
+    return_state, go_backwards, initial_state and masks."""
     ctx.channels_last()
     cfg = ctx.config
     check_rnn_config(ctx, cfg)

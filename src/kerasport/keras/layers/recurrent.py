@@ -104,7 +104,7 @@ def _rnn_weights(ctx: LayerContext, cls: str, cfg: dict[str, Any], n_in: int,
 
 @register_converter("SimpleRNN", "LSTM", "GRU")
 def convert_rnn(ctx: LayerContext, inputs: list[str]) -> list[str]:
-    """SimpleRNN / LSTM / GRU; outputs [y] or [y, *states] with return_state."""
+    """SimpleRNN / LSTM / GRU with every option and masks; [y] or [y, *states]."""
     cfg = ctx.config
     check_rnn_config(ctx, cfg)
     shape = ctx.shape(inputs[0])
@@ -143,8 +143,9 @@ def _cell_weights(ctx: LayerContext, cells: list[tuple[str, dict[str, Any]]],
 
 @register_converter("RNN")
 def convert_rnn_layer(ctx: LayerContext, inputs: list[str]) -> list[str]:
-    """keras.layers.RNN around SimpleRNNCell/LSTMCell/GRUCell or StackedRNNCells of them: a
-    stack of cells runs as a chain of recurrent ops over the whole sequence (equal to the
+    """RNN(cell): SimpleRNNCell, LSTMCell, GRUCell, or StackedRNNCells of them.
+
+    A stack of cells runs as a chain of recurrent ops over the whole sequence (equal to the
     step-by-step stack; masked steps keep every cell's state)."""
     cfg = ctx.config
     check_rnn_config(ctx, cfg)
@@ -263,8 +264,7 @@ def convert_repeat_vector(ctx: LayerContext, inputs: list[str]) -> list[str]:
 
 @register_converter("TimeDistributed", cast_inputs=False)
 def convert_time_distributed(ctx: LayerContext, inputs: list[str]) -> list[str]:
-    """Apply the inner layer to every timestep: fold time into the batch, convert the inner
-    layer, unfold."""
+    """TimeDistributed(layer or nested model): time folded into the batch, then unfolded."""
     raw = ctx.config["layer"]
     cls, cfg = _inner(raw)
     if cls in MODEL_CLASSES:

@@ -181,9 +181,11 @@ def ConvLSTM(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None
              strides=(1,), dilations=(1,), padding="valid", activation="tanh",
              recurrent_activation="sigmoid", return_sequences=False, go_backwards=False,
              keras_major=3, zero_output_for_mask=False):
-    """Keras ConvLSTM1D/2D/3D: an LSTM whose products are convolutions. x (N, T, *S, C); the
-    input convolution of every timestep is one Conv call, the recurrent one is 'same'-padded
-    with stride 1. Gates (i, f, c, o) on the last axis. Returns (outputs, h, c)."""
+    """Keras ConvLSTM1D/2D/3D: an LSTM whose products are convolutions.
+
+    x (N, T, *S, C); the input convolution of every timestep is one Conv call, the recurrent
+    one is 'same'-padded with stride 1. Gates (i, f, c, o) on the last axis. Returns
+    (outputs, h, c)."""
     n, steps = x.shape[0], x.shape[1]
     proj = Conv(x.reshape((n * steps, *x.shape[2:])), kernel, bias, strides=strides,
                 dilations=dilations, padding=padding)
