@@ -66,6 +66,16 @@ def _time_major(x, go_backwards, mask):
     return xs, ms
 
 
+def _keep(ms, t, ndim):
+    """The mask of step ``t`` shaped to broadcast against (N, ...) states (None: no mask)."""
+    return None if ms is None else ms[t].reshape((-1,) + (1,) * (ndim - 1))
+
+
+def _carry(m, new, old):
+    """``new`` where the step is kept, ``old`` where it is masked."""
+    return new if m is None else np.where(m, new, old)
+
+
 def _finish(outputs, last, states, return_sequences):
     y = np.stack(outputs, axis=1) if return_sequences else last
     return (y, *states)
@@ -86,12 +96,8 @@ def SimpleRNN(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, activa
     outputs = []
     for t in range(xs.shape[0]):
         new = activate(activation, xs[t] + h @ recurrent_kernel, keras_major)
-        if ms is not None:
-            m = ms[t][:, None]
-            h = np.where(m, new, h)
-            out = np.where(m, new, 0.0 if zero_output_for_mask else out)
-        else:
-            h = out = new
+        m = _keep(ms, t, 2)
+        h, out = _carry(m, new, h), _carry(m, new, 0.0 if zero_output_for_mask else out)
         outputs.append(out)
     return _finish(outputs, out, [h], return_sequences)
 
@@ -118,13 +124,9 @@ def LSTM(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
         o = activate(recurrent_activation, z[:, 3 * units:], keras_major)
         new_c = f * c + i * g
         new_h = o * activate(activation, new_c, keras_major)
-        if ms is not None:
-            m = ms[t][:, None]
-            c = np.where(m, new_c, c)
-            h = np.where(m, new_h, h)
-            out = np.where(m, new_h, 0.0 if zero_output_for_mask else out)
-        else:
-            c, h, out = new_c, new_h, new_h
+        m = _keep(ms, t, new_h.ndim)
+        c, h = _carry(m, new_c, c), _carry(m, new_h, h)
+        out = _carry(m, new_h, 0.0 if zero_output_for_mask else out)
         outputs.append(out)
     return _finish(outputs, out, [h, c], return_sequences)
 
@@ -166,12 +168,8 @@ def GRU(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, activation="
                          keras_major)
             hh = activate(activation, xt[:, 2 * units:] + (r * h) @ u_h, keras_major)
         new_h = z * h + (1 - z) * hh
-        if ms is not None:
-            m = ms[t][:, None]
-            h = np.where(m, new_h, h)
-            out = np.where(m, new_h, 0.0 if zero_output_for_mask else out)
-        else:
-            h = out = new_h
+        m = _keep(ms, t, 2)
+        h, out = _carry(m, new_h, h), _carry(m, new_h, 0.0 if zero_output_for_mask else out)
         outputs.append(out)
     return _finish(outputs, out, [h], return_sequences)
 
@@ -207,12 +205,8 @@ def ConvLSTM(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None
         o = activate(recurrent_activation, z[..., 3 * units:], keras_major)
         new_c = f * c + i * g
         new_h = o * activate(activation, new_c, keras_major)
-        if ms is not None:
-            m = ms[t].reshape((n,) + (1,) * (new_h.ndim - 1))
-            c = np.where(m, new_c, c)
-            h = np.where(m, new_h, h)
-            out = np.where(m, new_h, 0.0 if zero_output_for_mask else out)
-        else:
-            c, h, out = new_c, new_h, new_h
+        m = _keep(ms, t, new_h.ndim)
+        c, h = _carry(m, new_c, c), _carry(m, new_h, h)
+        out = _carry(m, new_h, 0.0 if zero_output_for_mask else out)
         outputs.append(out)
     return _finish(outputs, out, [h, c], return_sequences)
