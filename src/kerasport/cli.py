@@ -1,4 +1,4 @@
-"""The ``kerasport`` command: inspect, convert, predict, verify."""
+"""The ``kerasport`` command: inspect, convert, predict, verify, batch."""
 
 from __future__ import annotations
 
@@ -60,10 +60,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
         out = out or os.path.splitext(os.path.basename(args.model))[0] + "_standalone"
     elif target == "onnx":
         out = out or os.path.splitext(args.model)[0] + ".onnx"
+    elif target in ("tflite", "edgetpu"):
+        out = out or os.path.splitext(args.model)[0] + ".tflite"
     else:
         out = out or os.path.splitext(args.model)[0] + ".npz"
     if os.path.abspath(out) == os.path.abspath(args.model):
         raise KerasportError(f"refusing to overwrite the input file {args.model}")
+    _note(args, output=out)
     start = time.perf_counter()
     model = kerasport.load(args.model)
     if target == "python":
@@ -79,6 +82,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
         return 0
     if target == "onnx":
         return _convert_onnx(args, model, out, start)
+    if target in ("tflite", "edgetpu"):
+        from kerasport.export.tflite.cli import convert_tflite_cli
+
+        return convert_tflite_cli(args, model, out)
     model.save(out, weights=args.weights)
     elapsed = time.perf_counter() - start
     size = os.path.getsize(out)
@@ -89,6 +96,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     bundle = kerasport.load(out)
     err = bundle.verify()
     lossy = bundle.meta.get("weights_error_vs_float32")
+    _note(args, metric=f"verify error {err:.1e}" if lossy is None
+          else f"{args.weights} vs float32 error {lossy:.1e}")
     print(f"reference input recorded; verify: max relative error {err:.2e}"
           + (f"; {args.weights} weights vs float32: {lossy:.2e}" if lossy is not None else ""))
     return 0
@@ -100,7 +109,7 @@ def _convert_onnx(args: argparse.Namespace, model, out: str, start: float) -> in
     from kerasport.export.onnx import export_onnx
 
     batch = None if args.batch_size in (None, "dynamic") else int(args.batch_size)
-    if not args.quantize:
+    if not args.quantize or args.quantize == "none":
         proto = export_onnx(model, out, opset=args.opset, batch_size=batch,
                             inputs_as_nchw=args.inputs_as_nchw)
         print(f"wrote {out} ({os.path.getsize(out) / 1e6:.2f} MB, opset {args.opset}, "
@@ -108,9 +117,11 @@ def _convert_onnx(args: argparse.Namespace, model, out: str, start: float) -> in
         _report_onnx(model, out, args)
         return 0
     from kerasport.export.onnx.quantize import quantize_onnx
+    from kerasport.export.tflite.cli import image_options
     from kerasport.quantize.calibration import load_calibration
 
-    calibration = load_calibration(args.calibration, model) if args.calibration else None
+    calibration = load_calibration(args.calibration, model, images=image_options(args)) \
+        if args.calibration else None
     with tempfile.TemporaryDirectory() as work:
         float_path = os.path.join(work, "float.onnx")
         export_onnx(model, float_path, opset=args.opset, batch_size=batch,
@@ -145,7 +156,15 @@ def _report_onnx(model, path: str, args: argparse.Namespace, data=None) -> None:
     if want[0].ndim == 2 and want[0].shape[1] > 1:
         same = np.mean(np.argmax(got[0], 1) == np.argmax(want[0], 1))
         agree = f", same top-1 class on {same:.1%}"
+    _note(args, metric=f"ORT error {err:.1e}")
     print(f"ONNX Runtime vs kerasport: max relative error {err:.2e}{agree}")
+
+
+def _note(args: argparse.Namespace, **figures: object) -> None:
+    """Record a conversion's figures on ``args.notes`` when it is a dict (kerasport batch)."""
+    notes = getattr(args, "notes", None)
+    if isinstance(notes, dict):
+        notes.update(figures)
 
 
 def _read_inputs(path: str) -> list[np.ndarray] | dict[str, np.ndarray]:
@@ -224,6 +243,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from kerasport.batch import cmd_batch
+
+    return cmd_batch(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``kerasport`` command."""
     p = argparse.ArgumentParser(prog="kerasport",
@@ -236,17 +261,37 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("model")
     s.add_argument("-o", "--output",
                    help="output .npz (bundle) or directory (python); default: next to the model")
-    s.add_argument("--to", choices=["bundle", "python", "onnx"], default="bundle",
+    s.add_argument("--to", choices=["bundle", "python", "onnx", "tflite", "edgetpu"],
+                   default="bundle",
                    help="bundle: one .npz for kerasport; python: a .py needing only numpy; "
-                        "onnx: an ONNX model (needs the onnx extra)")
+                        "onnx: an ONNX model (needs the onnx extra); tflite / edgetpu: "
+                        "TFLite (needs the tflite extra)")
     s.add_argument("--opset", type=int, default=17, help="ONNX opset (13 or newer)")
-    s.add_argument("--batch-size", default="dynamic", help="ONNX batch dimension: N or dynamic")
+    s.add_argument("--batch-size", default="dynamic",
+                   help="ONNX/TFLite batch dimension: N or dynamic")
     s.add_argument("--inputs-as-nchw", action="store_true",
                    help="ONNX: image inputs are fed channels-first")
-    s.add_argument("--quantize", choices=["dynamic", "static"],
-                   help="ONNX quantization with ONNX Runtime (int8)")
-    s.add_argument("--calibration", help="representative data for static quantization "
-                                         "(.npy, or .npz keyed by input name)")
+    s.add_argument("--quantize",
+                   choices=["none", "dynamic", "static", "float16", "int8", "uint8"],
+                   help="ONNX: dynamic or static (int8 with ONNX Runtime); TFLite: none, "
+                        "float16, dynamic, int8 (full integer) or uint8 (int8, uint8 I/O)")
+    s.add_argument("--calibration", help="representative data: .npy, .npz keyed by input "
+                                         "name, a folder of images, or a .py defining "
+                                         "get_dataset()")
+    s.add_argument("--scale", type=float, help="calibration images: pixel multiplier "
+                                               "(default 1/255)")
+    s.add_argument("--mean", help="calibration images: subtracted after scaling (one value "
+                                  "or one per channel, comma-separated)")
+    s.add_argument("--std", help="calibration images: divisor after the mean")
+    s.add_argument("--io-type", choices=["float32", "int8", "uint8"],
+                   help="TFLite full int8: type of the model's inputs and outputs")
+    s.add_argument("--allow-tf-ops", action="store_true",
+                   help="TFLite: allow TensorFlow (Flex) ops the TFLite builtins lack")
+    s.add_argument("--labels", help="TFLite: .npy of the calibration samples' classes, to "
+                                    "report accuracy")
+    s.add_argument("--calibration-samples", type=int, default=500,
+                   help="TFLite int8: how many of the calibration samples set the ranges "
+                        "(all of them are used for the check)")
     s.add_argument("--weights", choices=["float32", "float16", "int8"], default="float32",
                    help="weight storage: float16 halves the size, int8 quarters the kernels")
     s.set_defaults(fn=cmd_convert)
@@ -260,6 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("model")
     s.add_argument("--tolerance", type=float, default=1e-4)
     s.set_defaults(fn=cmd_verify)
+    s = sub.add_parser("batch", help="run the conversions listed in a JSON or TOML file")
+    s.add_argument("config", help="a .json or .toml file listing conversion tasks")
+    s.set_defaults(fn=_cmd_batch)
+
     return p
 
 
