@@ -1,6 +1,6 @@
 """Recurrent kernels: SimpleRNN, LSTM, GRU (both reset_after variants) and ConvLSTM.
 
-The input projection of every timestep is one matrix product; Python loops only over time.
+The input projection of every timestep is one matrix product (Dense); Python loops only over time.
 Keras' gate orders: LSTM (i, f, c, o), GRU (z, r, h). A mask (N, T) of booleans carries the
 state over masked steps, as Keras does; the output of a masked step repeats the previous one
 (zero with ``zero_output_for_mask``). Outputs: the sequence (or the last output), then the
@@ -26,6 +26,7 @@ from kerasport.runtime.kernels.activations import (
     Tanh,
 )
 from kerasport.runtime.kernels.conv import Conv
+from kerasport.runtime.kernels.linalg import Dense
 
 
 def activate(name, x, keras_major=3):
@@ -87,9 +88,7 @@ def SimpleRNN(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, activa
               zero_output_for_mask=False):
     """h_t = act(x_t W + h_{t-1} U + b); returns (outputs, h)."""
     n, units = x.shape[0], recurrent_kernel.shape[0]
-    proj = x @ kernel
-    if bias is not None:
-        proj += bias
+    proj = Dense(x, kernel, bias)
     xs, ms = _time_major(proj, go_backwards, mask)
     h = np.zeros((n, units), x.dtype) if h0 is None else h0.astype(x.dtype)
     out = np.zeros((n, units), x.dtype)
@@ -108,9 +107,7 @@ def LSTM(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
          go_backwards=False, keras_major=3, zero_output_for_mask=False):
     """Keras LSTM, gates (i, f, c, o); returns (outputs, h, c)."""
     n, units = x.shape[0], recurrent_kernel.shape[0]
-    proj = x @ kernel
-    if bias is not None:
-        proj += bias
+    proj = Dense(x, kernel, bias)
     xs, ms = _time_major(proj, go_backwards, mask)
     h = np.zeros((n, units), x.dtype) if h0 is None else h0.astype(x.dtype)
     c = np.zeros((n, units), x.dtype) if c0 is None else c0.astype(x.dtype)
@@ -138,7 +135,7 @@ def GRU(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, activation="
     """Keras GRU, gates (z, r, h); reset_after applies the reset gate after the recurrent
     product (bias (2, 3u)), else before it (bias (3u,)). Returns (outputs, h)."""
     n, units = x.shape[0], recurrent_kernel.shape[0]
-    proj = x @ kernel
+    proj = Dense(x, kernel)
     rec_bias = None
     if bias is not None:
         if reset_after:
