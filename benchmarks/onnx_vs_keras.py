@@ -7,7 +7,9 @@ Transpose count, file size, and ONNX Runtime latency (median of repeated runs af
 the same thread count for both) at batch 1 and 32; plus the max difference of the two files'
 outputs. Needs the ``bench`` extra (TensorFlow, Keras, tf2onnx, onnxruntime).
 
-    python benchmarks/onnx_vs_keras.py [--threads 2] [--repeats 20]
+    python benchmarks/onnx_vs_keras.py [--threads 2] [--repeats 20] [--models LSTM-text,...]
+
+``--models`` reruns only the named rows and keeps the others from the existing table.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import statistics
 import sys
 import tempfile
@@ -25,6 +28,34 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def lstm_text(keras):
+    """Embedding(20000, 128) + LSTM(128) + Dense(2) over 100 tokens."""
+    inp = keras.Input((100,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(20000, 128)(inp)
+    x = keras.layers.LSTM(128)(x)
+    return keras.Model(inp, keras.layers.Dense(2, name="logits")(x), name="lstm_text")
+
+
+def bilstm_masked(keras):
+    """Embedding(mask_zero) + Bidirectional(LSTM(64)) + Dense(2): padded text."""
+    inp = keras.Input((100,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(20000, 128, mask_zero=True)(inp)
+    x = keras.layers.Bidirectional(keras.layers.LSTM(64))(x)
+    return keras.Model(inp, keras.layers.Dense(2, name="logits")(x), name="bilstm_masked")
+
+
+def transformer(keras):
+    """One post-norm encoder block (4 heads of 32, relu FFN 256) over 100 tokens, pooled
+    (relu: tf2onnx cannot convert the Erfc of an exact gelu)."""
+    layers = keras.layers
+    inp = keras.Input((100,), dtype="int32", name="tokens")
+    x = layers.Embedding(20000, 128)(inp)
+    x = layers.LayerNormalization()(x + layers.MultiHeadAttention(4, 32)(x, x))
+    f = layers.Dense(128)(layers.Dense(256, activation="relu")(x))
+    x = layers.GlobalAveragePooling1D()(layers.LayerNormalization()(x + f))
+    return keras.Model(inp, layers.Dense(2, name="logits")(x), name="small_transformer")
 
 
 def models(keras):
@@ -38,12 +69,31 @@ def models(keras):
             weights=None, classifier_activation=None)),
         ("ConvNeXtTiny", lambda: keras.applications.ConvNeXtTiny(
             weights=None, classifier_activation=None)),
+        ("LSTM-text", lambda: lstm_text(keras)),
+        ("BiLSTM-text-masked", lambda: bilstm_masked(keras)),
+        ("Transformer-small", lambda: transformer(keras)),
     ]
 
 
-def latencies(paths: list[str], x: np.ndarray, threads: int, repeats: int) -> list[float]:
+def sample(model, batch: int, seed: int) -> np.ndarray:
+    """Random input: pixel values in 0..255, or token ids below the Embedding's vocabulary."""
+    rng = np.random.default_rng(seed)
+    shape = (batch, *model.inputs[0].shape[1:])
+    if "int" in str(model.inputs[0].dtype):
+        vocab = min(int(layer.input_dim) for layer in model.layers
+                    if type(layer).__name__ == "Embedding")
+        ids = rng.integers(1, vocab, shape)
+        lengths = rng.integers(shape[1] // 4, shape[1] + 1, batch)  # padded with 0 at the end
+        ids[np.arange(shape[1]) >= lengths[:, None]] = 0
+        return ids.astype(np.int32)
+    return rng.uniform(0, 255, shape).astype(np.float32)
+
+
+def latencies(paths: list[str], x: np.ndarray, threads: int, repeats: int,
+              budget_s: float = 3.0) -> list[float]:
     """Median ONNX Runtime latency in ms of each file, runs interleaved (A, B, A, B, ...) so
-    that drifting machine load hits both alike."""
+    that drifting machine load hits both alike: at least ``repeats`` rounds (3 for models
+    slower than the budget allows), more for fast models, up to ``budget_s`` per file."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -51,11 +101,15 @@ def latencies(paths: list[str], x: np.ndarray, threads: int, repeats: int) -> li
     opts.inter_op_num_threads = 1
     sessions = [ort.InferenceSession(p, opts, providers=["CPUExecutionProvider"]) for p in paths]
     feeds = [{s.get_inputs()[0].name: x} for s in sessions]
+    slowest = 0.0
     for sess, feed in zip(sessions, feeds):
         for _ in range(3):
+            start = time.perf_counter()
             sess.run(None, feed)
+        slowest = max(slowest, time.perf_counter() - start)
+    rounds = max(min(repeats, int(budget_s / slowest)), int(budget_s / slowest / 2), 3)
     times: list[list[float]] = [[] for _ in sessions]
-    for _ in range(repeats):
+    for _ in range(min(rounds, 2000)):
         for i, (sess, feed) in enumerate(zip(sessions, feeds)):
             start = time.perf_counter()
             sess.run(None, feed)
@@ -71,57 +125,96 @@ def count(path: str) -> tuple[int, int]:
     return len(graph.node), sum(n.op_type == "Transpose" for n in graph.node)
 
 
+def _error(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+
+
 def run_one(name, build, keras, workdir: Path, threads: int, repeats: int) -> dict:
+    """Convert ``build()`` both ways and measure; a side that fails records why."""
     import onnxruntime as ort
 
     import kerasport
     from kerasport.export.onnx import export_onnx
 
     model = build()
-    shape = tuple(model.inputs[0].shape[1:])
-    x1 = np.random.default_rng(0).uniform(0, 255, (1, *shape)).astype(np.float32)
-    x32 = np.random.default_rng(1).uniform(0, 255, (32, *shape)).astype(np.float32)
+    x1, x32 = sample(model, 1, 0), sample(model, 32, 1)
     model(x1)
     src = workdir / f"{name}.keras"
     model.save(src)
     ours, theirs = workdir / f"{name}_kerasport.onnx", workdir / f"{name}_keras.onnx"
-    start = time.perf_counter()
-    export_onnx(kerasport.load(src), str(ours))
-    ours_s = time.perf_counter() - start
-    row = {"model": name, "params": model.count_params(), "ours_s": ours_s,
-           "ours_nodes": count(str(ours)), "ours_mb": ours.stat().st_size / 1e6}
+    row = {"model": name, "params": model.count_params()}
+    files = {}
+    try:
+        start = time.perf_counter()
+        export_onnx(kerasport.load(src), str(ours))
+        row["ours_s"] = time.perf_counter() - start
+        row.update(ours_nodes=count(str(ours)), ours_mb=ours.stat().st_size / 1e6)
+        files["ours"] = str(ours)
+    except Exception as exc:  # an op without an ONNX mapping yet
+        row["ours_error"] = _error(exc)
     try:
         start = time.perf_counter()
         model.export(str(theirs), format="onnx", verbose=False)
         row["theirs_s"] = time.perf_counter() - start
-        row["theirs_nodes"] = count(str(theirs))
-        row["theirs_mb"] = theirs.stat().st_size / 1e6
-        paths = [str(ours), str(theirs)]
-        row["ours_b1"], row["theirs_b1"] = latencies(paths, x1, threads, repeats)
-        row["ours_b32"], row["theirs_b32"] = latencies(paths, x32, threads, max(3, repeats // 4))
+        sess = ort.InferenceSession(str(theirs), providers=["CPUExecutionProvider"])
+        sess.run(None, {sess.get_inputs()[0].name: x1})  # some of its files load but fail here
+        row.update(theirs_nodes=count(str(theirs)), theirs_mb=theirs.stat().st_size / 1e6)
+        files["theirs"] = str(theirs)
+    except Exception as exc:  # Keras' own exporter fails on some models
+        row["theirs_error"] = _error(exc)
+    if files:
+        for batch, x, n in ((1, x1, repeats), (32, x32, repeats)):
+            for side, ms in zip(files, latencies(list(files.values()), x, threads, n)):
+                row[f"{side}_b{batch}"] = ms
+    if len(files) == 2:
         outs = []
-        for path in (ours, theirs):
-            sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        for path in files.values():
+            sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
             outs.append(sess.run(None, {sess.get_inputs()[0].name: x1})[0])
         row["diff"] = float(np.max(np.abs(outs[0] - outs[1])) / max(1.0, np.max(np.abs(outs[1]))))
-    except Exception as exc:  # Keras' own exporter fails on some models: record why
-        row["theirs_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
-        row["ours_b1"] = latencies([str(ours)], x1, threads, repeats)[0]
-        row["ours_b32"] = latencies([str(ours)], x32, threads, max(3, repeats // 4))[0]
     keras.backend.clear_session()
     return row
 
 
-def render(rows: list[dict], threads: int) -> str:
-    """docs/onnx_benchmark.md."""
+def _pair(r: dict, key: str, fmt: str) -> str:
+    a, b = r.get(f"ours_{key}"), r.get(f"theirs_{key}")
+    return " / ".join("-" if v is None else format(v, fmt) for v in (a, b))
+
+
+def render_row(r: dict) -> str:
+    """One table line: every figure as kerasport / Keras, '-' where a side failed."""
+    on, ot = r.get("ours_nodes", (None, None))
+    tn, tt = r.get("theirs_nodes", (None, None))
+    nodes = " / ".join("-" if v is None else str(v) for v in (on, tn))
+    transposes = " / ".join("-" if v is None else str(v) for v in (ot, tt))
+    speedup = (f"{r['theirs_s'] / r['ours_s']:.0f}x" if "ours_s" in r and "theirs_s" in r
+               and "theirs_error" not in r else "")
+    convert = " / ".join("failed" if v is None else f"{v:.2f}"
+                         for v in (r.get("ours_s"), r.get("theirs_s")))
+    notes = [f"{who} export failed: {r[key]}" for who, key in (
+        ("kerasport", "ours_error"), ("Keras'", "theirs_error")) if key in r]
+    last = f"{r['diff']:.1e}" if "diff" in r else "; ".join(notes)
+    return (f"| {r['model']} | {r['params']:,} | {convert} | {speedup} | {nodes} | "
+            f"{transposes} | {_pair(r, 'mb', '.1f')} | {_pair(r, 'b1', '.1f')} | "
+            f"{_pair(r, 'b32', '.0f')} | {last} |")
+
+
+def render(rows: list[dict], threads: int, names: list[str],
+           kept: dict[str, str] | None = None, load: tuple[float, float] | None = None) -> str:
+    """docs/onnx_benchmark.md: a row per name in ``names``, measured now (``rows``) or kept
+    from the previous table (``kept``: name -> table line)."""
     import onnxruntime as ort
 
     lines = [
         "# ONNX: kerasport vs Keras' own export",
         "",
-        "Generated by `benchmarks/onnx_vs_keras.py` from one run; do not edit.",
+        "Generated by `benchmarks/onnx_vs_keras.py`; do not edit (rows rerun with `--models` "
+        "keep the others from the previous run).",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores; ONNX Runtime "
-        f"{ort.__version__}, {threads} intra-op threads for both files.",
+        f"{ort.__version__}, {threads} intra-op threads for both files"
+        + (f"; 1-minute load average {load[0]:.1f} at the start, {load[1]:.1f} at the end "
+           "(latencies are absolute only on an idle machine; the pairs are interleaved, so "
+           "they compare)." if load else "."),
         "kerasport = read the `.keras` file and write ONNX (no TensorFlow); Keras = "
         "`model.export(format='onnx')` from the model in memory (TensorFlow + tf2onnx).",
         "",
@@ -129,24 +222,42 @@ def render(rows: list[dict], threads: int) -> str:
         " MB | batch 1 ms | batch 32 ms | max logit diff (relative) |",
         "|---|---:|---|---:|---|---|---|---|---|---:|",
     ]
-    for r in rows:
-        on, ot = r["ours_nodes"]
-        if "theirs_error" in r:
-            lines.append(
-                f"| {r['model']} | {r['params']:,} | {r['ours_s']:.2f} / failed | | {on} / - |"
-                f" {ot} / - | {r['ours_mb']:.1f} / - | {r['ours_b1']:.1f} / - | "
-                f"{r['ours_b32']:.0f} / - | Keras' export failed: {r['theirs_error']} |")
+    measured = {r["model"]: r for r in rows}
+    for name in names:
+        if name not in measured:
+            if kept and name in kept:
+                lines.append(kept[name])
             continue
-        tn, tt = r["theirs_nodes"]
-        lines.append(
-            f"| {r['model']} | {r['params']:,} | {r['ours_s']:.2f} / {r['theirs_s']:.2f} | "
-            f"{r['theirs_s'] / r['ours_s']:.0f}x | {on} / {tn} | {ot} / {tt} | "
-            f"{r['ours_mb']:.1f} / {r['theirs_mb']:.1f} | {r['ours_b1']:.1f} / "
-            f"{r['theirs_b1']:.1f} | {r['ours_b32']:.0f} / {r['theirs_b32']:.0f} | "
-            f"{r['diff']:.1e} |")
-    lines += ["", "Each pair is kerasport / Keras. Recurrent and attention models are not in "
-              "kerasport's IR yet, so the LSTM and transformer rows are missing.", ""]
+        lines.append(render_row(measured[name]))
+    lines += ["", "Each pair is kerasport / Keras. Recurrent layers are the native ONNX "
+              "LSTM/GRU/RNN ops, run time-major (ONNX Runtime has no batch-major layout), so "
+              "the one Transpose of an Embedding + LSTM model is on the int token ids.", ""]
     return "\n".join(lines)
+
+
+def kept_rows(path: Path) -> dict[str, str]:
+    """The table lines of an existing docs/onnx_benchmark.md, by model name."""
+    if not path.exists():
+        return {}
+    rows = {}
+    for line in path.read_text().splitlines():
+        match = re.match(r"\| ([^|]+?) \| [\d,]+ \|", line)
+        if match:
+            rows[match.group(1)] = line
+    return rows
+
+
+def warm_up() -> None:
+    """Import both converters (one small conversion) before anything is timed, so that
+    neither conversion time counts Python imports."""
+    import contextlib
+
+    import kerasport
+    from kerasport.export.onnx import to_onnx
+
+    to_onnx(kerasport.load(ROOT / "examples" / "digits_cnn.keras"))
+    with contextlib.suppress(ImportError):
+        import tf2onnx  # noqa: F401  (Keras' exporter imports it on first use)
 
 
 def main() -> int:
@@ -154,17 +265,31 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--models", default="",
+                   help="comma-separated names to rerun; the other rows are kept")
     args = p.parse_args()
     import keras
 
+    warm_up()
+    table = models(keras)
+    names = [name for name, _ in table]
+    only = [m for m in args.models.split(",") if m]
+    unknown = sorted(set(only) - set(names))
+    if unknown:
+        p.error(f"unknown models {unknown}: choose from {', '.join(names)}")
+    doc = ROOT / "docs" / "onnx_benchmark.md"
     rows = []
+    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
-        for name, build in models(keras):
+        for name, build in table:
+            if only and name not in only:
+                continue
             row = run_one(name, build, keras, Path(tmp), args.threads, args.repeats)
             print(row, flush=True)
             rows.append(row)
-    (ROOT / "docs" / "onnx_benchmark.md").write_text(render(rows, args.threads))
-    print("wrote docs/onnx_benchmark.md")
+    doc.write_text(render(rows, args.threads, names, kept_rows(doc) if only else None,
+                          (load_start, os.getloadavg()[0])))
+    print(f"wrote {doc.relative_to(ROOT)}")
     return 0
 
 

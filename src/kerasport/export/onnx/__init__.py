@@ -17,7 +17,8 @@ from kerasport.ir.bundle import atomic_write
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 13
-_FAMILIES = ("conv", "elementwise", "norm", "shape")
+_FAMILIES = ("conv", "elementwise", "norm", "shape", "recurrent", "sequence",
+             "attention", "conv_recurrent")
 
 
 def _require_onnx():
@@ -87,9 +88,10 @@ def to_onnx(model: Any, opset: int = DEFAULT_OPSET, batch_size: int | None = Non
             raise KerasportError(f"ONNX export of op {node.op} (layer '{node.layer}') failed: "
                                  f"{exc}") from exc
     outputs, seen = [], set()
+    taken = {o for n in ctx.nodes for o in n.output} | set(ctx.initializers)
     for v, name in zip(graph.outputs, graph.output_names):
         base, k = name, 1
-        while name in seen or name in graph.inputs:
+        while name in seen or name in graph.inputs or name in taken:
             k += 1
             name = f"{base}_{k}"
         seen.add(name)

@@ -18,6 +18,7 @@ from kerasport.errors import KerasportError
 from kerasport.ir.graph import Graph, Node
 
 CL, CF = "cl", "cf"
+TM = "tm"  # time-major: (N, T, ...) held as (T, N, ...), for the recurrent ops
 
 EMITTERS: dict[str, Callable[[ExportContext, Node], None]] = {}
 
@@ -119,6 +120,8 @@ class ExportContext:
         """ONNX name of ``value`` in ``layout``, transposing (once) if needed."""
         if (value, layout) in self.where:
             return self.where[(value, layout)]
+        if layout == TM or ((value, TM) in self.where and not self.layouts(value)):
+            return self._swap_time(value, layout)
         if self.is_const(value):
             arr = self.graph.constants[value]
             if layout == CF and arr.ndim >= 3:
@@ -147,12 +150,32 @@ class ExportContext:
         self.where[(value, layout)] = name
         return name
 
+    def _swap_time(self, value: str, layout: str) -> str:
+        """``value`` into or out of the time-major layout: swap its first two axes."""
+        perm = [1, 0, *range(2, self.rank(value))]
+        if layout == TM and self.is_const(value):
+            name = self.const(np.transpose(self.graph.constants[value], perm), f"{value}__tm")
+        elif layout == TM and CL not in self.layouts(value) and CF in self.layouts(value):
+            cl = to_cl(len(perm))  # channels-first straight to time-major: one Transpose
+            name = self.add("Transpose", [self.where[(value, CF)]], f"{value}__tm",
+                            perm=[cl[p] for p in perm])
+        elif layout == TM:
+            name = self.add("Transpose", [self.get(value, CL)], f"{value}__tm", perm=perm)
+        else:
+            name = self.add("Transpose", [self.where[(value, TM)]], f"{value}__cl", perm=perm)
+        self.where[(value, TM if layout == TM else CL)] = name
+        return name if layout in (TM, CL) else self.get(value, layout)
+
     def preferred(self, values: list[str]) -> str:
         """The layout for a layout-agnostic op: channels-first if any non-constant input
-        already is, else channels-last."""
+        already is, time-major if all are (and one is only that), else channels-last."""
         for v in values:
             if not self.is_const(v) and CF in self.layouts(v) and self.rank(v) >= 3:
                 return CF
+        live = [v for v in values if not self.is_const(v)]
+        if live and all((v, TM) in self.where for v in live) and any(
+                CL not in self.layouts(v) for v in live):
+            return TM  # sequences between recurrent ops stay time-major
         return CL
 
     def operand(self, value: str, layout: str, rank: int) -> str:
@@ -170,11 +193,22 @@ class ExportContext:
                 return self.where[key]
             if self.rank(value) < rank:
                 return self.get(value, CL)  # broadcasts only along the trailing axes
+        if layout == TM and self.is_const(value):
+            arr = self.graph.constants[value]
+            if arr.ndim < rank - 1:
+                return self.get(value, CL)  # broadcasts along trailing axes, which TM keeps
+            key = (value, f"tm{rank}")
+            if key not in self.where:
+                arr = arr.reshape((1,) * (rank - arr.ndim) + arr.shape)
+                self.where[key] = self.const(np.swapaxes(arr, 0, 1), f"{value}__tm")
+            return self.where[key]
         return self.get(value, layout)
 
     def axis(self, axis: int, rank: int, layout: str) -> int:
         """A channels-last axis index in ``layout``."""
         axis %= rank
+        if layout == TM:
+            return {0: 1, 1: 0}.get(axis, axis)
         return to_cf(rank).index(axis) if layout == CF and rank >= 3 else axis
 
     def reduce(self, op: str, x: str, axes: list[int], keepdims: bool, base: str) -> str:

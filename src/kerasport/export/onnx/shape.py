@@ -126,5 +126,6 @@ def resize(ctx: ExportContext, node: Node) -> None:
 @emitter("Repeat")
 def repeat(ctx: ExportContext, node: Node) -> None:
     """Nearest upsampling by integer factors: Resize with exact integer scales."""
-    _resize(ctx, node, [float(r) for r in node.attrs.get("repeats")], None, "nearest",
-            "asymmetric", "floor")
+    scales = [float(r) for r in node.attrs.get("repeats")]
+    scales += [1.0] * (ctx.rank(node.inputs[0]) - 2 - len(scales))  # GQA repeats axis 1 only
+    _resize(ctx, node, scales, None, "nearest", "asymmetric", "floor")
