@@ -297,3 +297,21 @@ def test_variable_lengths_and_batch_sizes(flavour, ext, tmp_path):
         ids = rng.integers(0, 4, size=(batch, steps)).astype("int32")
         want = keras_outputs(model, [ids])
         assert max_error([m.predict(ids)], want) <= TOL, (batch, steps)
+
+
+def merged_masks(merge):
+    """Two masked embeddings merged: Keras 3 records the mask merge (ExpandDims, ZerosLike,
+    Concatenate, LogicalOr ops); Keras 2 merges masks implicitly."""
+    def build(k):
+        inp = k.Input((8,), dtype="int32")
+        a = k.layers.Embedding(10, 4, mask_zero=True)(inp)
+        b = k.layers.Embedding(10, 3 if merge == "Concatenate" else 4, mask_zero=True)(inp)
+        x = getattr(k.layers, merge)()([a, b])
+        return k.Model(inp, k.layers.GRU(4, return_sequences=True)(x))
+    return build
+
+
+@pytest.mark.parametrize(("flavour", "ext"), FORMATS, ids=FORMAT_IDS)
+@pytest.mark.parametrize("merge", ["Add", "Concatenate", "Multiply"])
+def test_merged_masks_parity(merge, flavour, ext, tmp_path):
+    check_parity(merged_masks(merge), flavour, ext, tmp_path, int_high=4)

@@ -327,3 +327,19 @@ def _conv_lstm(shapes, strides=(1,), dilations=(1,), padding="valid", return_seq
     state = (x[0], *out, rk[-2])
     y = (x[0], x[1], *out, rk[-2]) if return_sequences else state
     return [y, state, state]
+
+
+@shape_rule("ExpandDims")
+def _expand_dims(shapes, axis=-1):
+    """x with a 1 inserted at ``axis`` (counted in the output's rank when negative)."""
+    x = shapes[0]
+    if x is None:
+        return [None]
+    ax = axis % (len(x) + 1)
+    return [(*x[:ax], 1, *x[ax:])]
+
+
+@shape_rule("Fill")
+def _fill(shapes, **_):
+    """x's shape."""
+    return [shapes[0]]

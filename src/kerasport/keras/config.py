@@ -195,10 +195,10 @@ def _layer_spec(raw: dict[str, Any], keras_major: int) -> LayerSpec:
         registered_name=raw.get("registered_name"),
         module=raw.get("module"),
     )
-    if not spec.module and "trainable" not in config and "dtype" not in config and (
-            class_name not in MODEL_CLASSES):
+    if not spec.module and "trainable" not in config and (
+            class_name not in MODEL_CLASSES | {"InputLayer"}):
         # Keras 3's legacy .h5 writer drops "module"; an operation (``x + 3.0``) is told from
-        # a layer by its config, which holds no trainable/dtype keys.
+        # a layer by its config, which holds no "trainable" key (ZerosLike's holds a dtype).
         spec.module = "keras.src.ops"
     if class_name in MODEL_CLASSES and "layers" in config:
         spec.model = parse_model(raw, keras_major)

@@ -1,6 +1,7 @@
-"""Keras masks: the Masking layer, and the boolean operations Keras 3 records in a functional
-graph to compute masks (``NotEqual`` for Embedding(mask_zero=True), ``Any`` for Masking,
-``LogicalOr``/``LogicalAnd`` where merging layers combine masks).
+"""Keras masks: the Masking layer, and the operations Keras 3 records in a functional graph to
+compute masks (``NotEqual`` for Embedding(mask_zero=True), ``Any`` for Masking,
+``LogicalOr``/``LogicalAnd`` where merging layers combine masks, ``ExpandDims``,
+``ZerosLike`` and ``Concatenate`` where Concatenate does).
 
 Masks are float32 values of 1 (keep) and 0 (masked) in the IR.
 """
@@ -56,3 +57,26 @@ def convert_logical(ctx: LayerContext, inputs: list[str]) -> list[str]:
     ctx.require(len(args) == (1 if mode == "not" else 2), None,
                 f"{ctx.class_name} takes {'one operand' if mode == 'not' else 'two operands'}")
     return [ctx.op("MaskLogical", args, mode=mode)]
+
+
+@register_converter("ops.ExpandDims", cast_inputs=False)
+def convert_expand_dims(ctx: LayerContext, inputs: list[str]) -> list[str]:
+    """A new axis of size 1."""
+    axis = ctx.config.get("axis", -1)
+    ctx.require(isinstance(axis, int), "axis", "expand_dims over several axes is not supported")
+    return [ctx.op("ExpandDims", [inputs[0]], axis=int(axis))]
+
+
+@register_converter("ops.ZerosLike", "ops.OnesLike", cast_inputs=False)
+def convert_fill_like(ctx: LayerContext, inputs: list[str]) -> list[str]:
+    """zeros_like / ones_like (a bool result is a 0/1 float32 mask)."""
+    dtype = ctx.config.get("dtype") or ctx.builder.values[inputs[0]].dtype
+    dtype = "float32" if dtype in ("bool", "float16", "bfloat16", "float64") else dtype
+    value = 0.0 if ctx.class_name == "ZerosLike" else 1.0
+    return [ctx.op("Fill", [inputs[0]], value=value, dtype=dtype)]
+
+
+@register_converter("ops.Concatenate")
+def convert_concatenate_op(ctx: LayerContext, inputs: list[str]) -> list[str]:
+    """keras.ops.concatenate of tensors along ``axis``."""
+    return [ctx.op("Concat", inputs, axis=int(ctx.config.get("axis", 0)))]

@@ -46,3 +46,15 @@ def MaskLogical(a, b=None, mode="and"):
         return (a == 0).astype(np.float32)
     fn = np.logical_and if mode == "and" else np.logical_or
     return fn(a != 0, b != 0).astype(np.float32)
+
+
+@kernel("ExpandDims")
+def ExpandDims(x, axis=-1):
+    """``x`` with a new axis of size 1 at ``axis``."""
+    return np.expand_dims(x, axis)
+
+
+@kernel("Fill")
+def Fill(x, value=0.0, dtype="float32"):
+    """An array of ``x``'s shape filled with ``value`` (zeros_like / ones_like)."""
+    return np.full(x.shape, value, dtype=dtype)
