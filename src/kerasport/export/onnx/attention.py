@@ -87,8 +87,43 @@ def einsum(ctx: ExportContext, node: Node) -> None:
     attention axes)."""
     equation = str(node.attrs.get("equation", "")).replace(" ", "")
     out = node.outputs[0]
-    y = ctx.add("Einsum", [ctx.get(v, CL) for v in node.inputs], out, equation=equation)
+    plan = _as_matmul(ctx, node, equation)
+    if plan is not None:  # ONNX Runtime's Einsum is much slower than its MatMul
+        kept, contracted, free_w = plan
+        w = ctx.graph.constants[node.inputs[1]]
+        x = ctx.get(node.inputs[0], CL)
+        if ctx.rank(node.inputs[0]) != kept + 1:  # several contracted axes: flatten them
+            x = ctx.add("Reshape", [x, ctx.ints([0] * kept + [contracted], f"{out}/rows")],
+                        f"{out}/x2")
+        flat = ctx.const(np.ascontiguousarray(w.reshape(contracted, -1)), f"{out}/w2")
+        y = ctx.add("MatMul", [x, flat], f"{out}/mm")
+        if len(free_w) != 1:
+            y = ctx.add("Reshape", [y, ctx.ints([0] * kept + list(free_w), f"{out}/shape")],
+                        out)
+    else:
+        y = ctx.add("Einsum", [ctx.get(v, CL) for v in node.inputs], out, equation=equation)
     ctx.set(out, y, CL)
+
+
+def _as_matmul(ctx: ExportContext, node: Node,
+               equation: str) -> tuple[int, int, tuple[int, ...]] | None:
+    """For ``x, w -> y`` with a constant ``w`` whose leading letters are x's trailing ones
+    (contracted) and y = x's other letters then w's others, in order (EinsumDense's usual
+    forms): (x's kept axes, contracted size, w's free dims); else None."""
+    if len(node.inputs) != 2 or not ctx.is_const(node.inputs[1]) or "..." in equation:
+        return None
+    ins, y = equation.split("->")
+    parts = ins.split(",")
+    if len(parts) != 2:
+        return None
+    xs, ws = parts
+    w = ctx.graph.constants[node.inputs[1]]
+    if len(set(xs)) != len(xs) or len(set(ws)) != len(ws):
+        return None  # a diagonal
+    k = len(set(xs) & set(ws))
+    if k < 1 or ws[:k] != xs[len(xs) - k:] or y != xs[:len(xs) - k] + ws[k:]:
+        return None
+    return len(xs) - k, int(np.prod(w.shape[:k])), tuple(int(d) for d in w.shape[k:])
 
 
 # -- MaskedSoftmax ----------------------------------------------------------------------------
