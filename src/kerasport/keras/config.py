@@ -14,6 +14,9 @@ from typing import Any
 from kerasport.errors import ModelFileError
 
 MODEL_CLASSES = {"Functional", "Model", "Sequential"}
+# keras.ops operations whose recorded config holds a dtype
+_OPS_WITH_DTYPE = {"ZerosLike", "OnesLike", "FullLike", "Zeros", "Ones", "Full", "Cast",
+                   "ConvertToTensor", "Arange"}
 
 
 @dataclass(frozen=True)
@@ -196,9 +199,11 @@ def _layer_spec(raw: dict[str, Any], keras_major: int) -> LayerSpec:
         module=raw.get("module"),
     )
     if not spec.module and "trainable" not in config and (
-            class_name not in MODEL_CLASSES | {"InputLayer"}):
+            "dtype" not in config or class_name in _OPS_WITH_DTYPE) and (
+            class_name not in MODEL_CLASSES):
         # Keras 3's legacy .h5 writer drops "module"; an operation (``x + 3.0``) is told from
-        # a layer by its config, which holds no "trainable" key (ZerosLike's holds a dtype).
+        # a layer by its config, which holds no trainable/dtype keys (SpatialDropout1D's has a
+        # dtype and no "trainable"; the ops in _OPS_WITH_DTYPE have a dtype).
         spec.module = "keras.src.ops"
     if class_name in MODEL_CLASSES and "layers" in config:
         spec.model = parse_model(raw, keras_major)
