@@ -1,4 +1,4 @@
-"""The ``kerasport`` command: inspect, convert, predict, verify, batch."""
+"""The ``kerasport`` command: inspect, convert, predict, verify, batch, bench."""
 
 from __future__ import annotations
 
@@ -309,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("config", help="a .json or .toml file listing conversion tasks")
     s.set_defaults(fn=_cmd_batch)
 
+    from kerasport.bench.cli import add_parser as add_bench_parser
+
+    add_bench_parser(sub)
     return p
 
 

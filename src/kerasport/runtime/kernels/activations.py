@@ -8,6 +8,9 @@ from kerasport.ir.ops import kernel
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
+# arrays of at least this many elements take the paths that are faster on large data but
+# carry more fixed overhead per call
+_LARGE = 16384
 
 
 @kernel("Relu")
@@ -16,6 +19,10 @@ def Relu(x, max_value=None, negative_slope=0.0, threshold=0.0):
     negative_slope * relu(threshold - x)."""
     if negative_slope != 0.0 and max_value is None and threshold == 0.0:
         return np.where(x >= 0, x, x * np.float32(negative_slope)).astype(x.dtype, copy=False)
+    if threshold == 0.0 and negative_slope == 0.0 and x.size >= _LARGE:
+        # one clip: on large arrays much faster than maximum (+ minimum), same values
+        hi = np.inf if max_value is None else max_value
+        return np.clip(x, x.dtype.type(0), x.dtype.type(hi))
     if threshold != 0.0:
         y = np.where(x > threshold, x, np.zeros((), x.dtype))
     else:
@@ -54,8 +61,8 @@ def Selu(x):
 
 
 def _erf(x):
-    # Abramowitz & Stegun 7.1.26 in float64: absolute error below 1.5e-7.
-    z = np.abs(x.astype(np.float64))
+    # Abramowitz & Stegun 7.1.26 in x's dtype: absolute error below 1.5e-7 (+ rounding).
+    z = np.abs(x)
     t = 1.0 / (1.0 + 0.3275911 * z)
     poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
                                                                            + t * 1.061405429))))
@@ -69,14 +76,18 @@ def Gelu(x, approximate=False):
         c = np.float32(np.sqrt(2.0 / np.pi))
         y = 0.5 * x * (1.0 + np.tanh(c * (x + np.float32(0.044715) * x**3)))
     else:
-        y = 0.5 * x * (1.0 + _erf(x / np.sqrt(2.0)))
+        y = 0.5 * x * (1.0 + _erf(x * np.float32(1.0 / np.sqrt(2.0))))
     return y.astype(x.dtype, copy=False)
 
 
 @kernel("Sigmoid")
 def Sigmoid(x):
-    """1 / (1 + exp(-x)), computed without overflow."""
-    return np.exp(-np.logaddexp(0, -x)).astype(x.dtype, copy=False)
+    """1 / (1 + exp(-x)), as 0.5 + 0.5 tanh(x / 2): no overflow, no float64, one
+    transcendental pass."""
+    y = np.tanh(x * x.dtype.type(0.5))
+    y *= x.dtype.type(0.5)
+    y += x.dtype.type(0.5)
+    return y
 
 
 @kernel("HardSigmoid")
@@ -87,8 +98,12 @@ def HardSigmoid(x, slope=1.0 / 6.0, offset=0.5):
 
 @kernel("Silu")
 def Silu(x):
-    """x * sigmoid(x)."""
-    return x * Sigmoid(x)
+    """x * sigmoid(x), as h (1 + tanh h) with h = x / 2 (four passes over the data)."""
+    h = x * x.dtype.type(0.5)
+    y = np.tanh(h)
+    y += x.dtype.type(1)
+    y *= h
+    return y
 
 
 @kernel("HardSilu")
@@ -99,8 +114,8 @@ def HardSilu(x):
 
 @kernel("Softplus")
 def Softplus(x):
-    """log(1 + exp(x)), computed without overflow."""
-    return np.logaddexp(0, x).astype(x.dtype, copy=False)
+    """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)): no overflow, stays in x's dtype."""
+    return np.clip(x, x.dtype.type(0), None) + np.log1p(np.exp(-np.abs(x)))
 
 
 @kernel("Mish")
@@ -127,10 +142,33 @@ def Exp(x):
     return np.exp(x)
 
 
+def max_last(x):
+    """Maximum over the last axis (kept, size 1) by halving the axis: elementwise maxima of
+    halves run much faster than numpy's reduction along a short contiguous axis."""
+    m = x
+    while m.shape[-1] > 1:
+        h = m.shape[-1] // 2
+        top = np.maximum(m[..., :h], m[..., h:2 * h])
+        if m.shape[-1] % 2:
+            top[..., :1] = np.maximum(top[..., :1], m[..., 2 * h:])
+        m = top
+    return m
+
+
 @kernel("Softmax")
 def Softmax(x, axis=-1):
     """exp(x - max) / sum(exp(x - max)) over ``axis`` (an int or a list of ints)."""
     ax = tuple(axis) if isinstance(axis, (list, tuple)) else axis
+    if ax in (-1, x.ndim - 1, (-1,), (x.ndim - 1,)) and x.shape[-1] > 0:
+        if x.size < _LARGE:
+            e = x - x.max(axis=-1, keepdims=True)
+            np.exp(e, out=e)
+            e /= e.sum(axis=-1, keepdims=True)
+            return e
+        e = x - max_last(x)
+        np.exp(e, out=e)
+        e /= (e @ np.ones(e.shape[-1], e.dtype))[..., None]  # the row sums, as one product
+        return e
     e = np.exp(x - np.max(x, axis=ax, keepdims=True))
     return e / np.sum(e, axis=ax, keepdims=True)
 

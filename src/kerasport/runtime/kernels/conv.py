@@ -6,6 +6,15 @@ import numpy as np
 
 from kerasport.ir.ops import kernel
 
+# Depthwise convolution works on blocks of about this many output bytes, so that the block
+# and its temporary stay in the L2 cache across the kernel taps.
+_DW_BLOCK_BYTES = 262144
+# From this many output channels on, depthwise convolution runs as one einsum over a window
+# view (faster there); below it, as a sum over taps on long contiguous rows.
+_DW_EINSUM_CHANNELS = 96
+# im2col is done image by image once the column matrix of the whole batch exceeds this.
+_IM2COL_BYTES = 16777216
+
 
 def same_pads(size, k, stride, dilation):
     """TensorFlow's 'same' padding for one axis: (before, after), the odd pixel after."""
@@ -23,6 +32,18 @@ def spatial_pads(sizes, ksize, strides, dilations, padding):
     return [(0, 0)] * len(sizes)
 
 
+def pad_spatial(x, pads, value=0.0):
+    """x (N, *S, C) with (before, after) ``pads`` per spatial axis filled with ``value``; x
+    itself if there is nothing to pad. (Much faster than np.pad.)"""
+    if all(b == 0 and a == 0 for b, a in pads):
+        return x
+    sizes = x.shape[1:-1]
+    shape = (x.shape[0], *(s + b + a for s, (b, a) in zip(sizes, pads)), x.shape[-1])
+    y = np.full(shape, value, x.dtype) if value else np.zeros(shape, x.dtype)
+    y[(slice(None), *(slice(b, b + s) for s, (b, _) in zip(sizes, pads)))] = x
+    return y
+
+
 def windows(x, ksize, strides, dilations):
     """A read-only strided view of x (N, *S, C) as (N, *out, *ksize, C): every window."""
     n, *sizes, c = x.shape
@@ -32,8 +53,13 @@ def windows(x, ksize, strides, dilations):
     xs = x.strides
     view_strides = (xs[0], *(xs[1 + i] * st for i, st in enumerate(strides)),
                     *(xs[1 + i] * d for i, d in enumerate(dilations)), xs[-1])
-    return np.lib.stride_tricks.as_strided(
-        x, (n, *out, *ksize, c), view_strides, writeable=False)
+    shape = (n, *out, *ksize, c)
+    if x.flags.c_contiguous:
+        # the plain constructor costs a fraction of as_strided's overhead (small models)
+        view = np.ndarray(shape, x.dtype, x, 0, view_strides)
+        view.flags.writeable = False
+        return view
+    return np.lib.stride_tricks.as_strided(x, shape, view_strides, writeable=False)
 
 
 @kernel("Conv")
@@ -42,9 +68,7 @@ def Conv(x, kernel, bias=None, strides=(1,), dilations=(1,), padding="valid", gr
     Output spatial size: floor((S + pads - d*(k-1) - 1) / s) + 1 per axis."""
     r = kernel.ndim - 2
     ksize = kernel.shape[:r]
-    pads = spatial_pads(x.shape[1:-1], ksize, strides, dilations, padding)
-    if any(p != (0, 0) for p in pads):
-        x = np.pad(x, [(0, 0), *pads, (0, 0)])
+    x = pad_spatial(x, spatial_pads(x.shape[1:-1], ksize, strides, dilations, padding))
     n, cin, cout = x.shape[0], x.shape[-1], kernel.shape[-1]
     if groups == 1 and all(k == 1 for k in ksize):
         xs = x[(slice(None), *(slice(None, None, s) for s in strides))]
@@ -54,7 +78,7 @@ def Conv(x, kernel, bias=None, strides=(1,), dilations=(1,), padding="valid", gr
         win = windows(x, ksize, strides, dilations)
         out_sizes = win.shape[1:1 + r]
         if groups == 1:
-            y = win.reshape(-1, int(np.prod(ksize)) * cin) @ kernel.reshape(-1, cout)
+            y = _im2col_matmul(win, kernel.reshape(-1, cout))
         elif cin == groups and cout == groups:
             # one input and one output channel per group: a depthwise convolution
             return DepthwiseConv(x, kernel.reshape(*ksize, cin, 1), bias, strides, dilations,
@@ -73,6 +97,20 @@ def Conv(x, kernel, bias=None, strides=(1,), dilations=(1,), padding="valid", gr
     return y
 
 
+def _im2col_matmul(win, w):
+    """(N, *out, *ksize, C) windows times w (taps*C, F) -> (N*prod(out), F): one column matrix
+    and one product, or one per image when the batch's columns would be large."""
+    n = win.shape[0]
+    rows = win.size // w.shape[0]
+    if n == 1 or rows * w.shape[0] * win.itemsize <= _IM2COL_BYTES:
+        return win.reshape(rows, w.shape[0]) @ w
+    per = rows // n
+    y = np.empty((rows, w.shape[1]), win.dtype)
+    for i in range(n):
+        np.matmul(win[i].reshape(per, w.shape[0]), w, out=y[i * per:(i + 1) * per])
+    return y
+
+
 def _tap_slices(offsets, dilations, strides, out_sizes):
     return tuple(slice(t * d, t * d + (o - 1) * s + 1, s)
                  for t, d, s, o in zip(offsets, dilations, strides, out_sizes))
@@ -80,27 +118,73 @@ def _tap_slices(offsets, dilations, strides, out_sizes):
 
 @kernel("DepthwiseConv")
 def DepthwiseConv(x, kernel, bias=None, strides=(1,), dilations=(1,), padding="valid"):
-    """Depthwise convolution as a sum over kernel taps; kernel is Keras' (*ksize, C, M) and
-    output channel c*M + m comes from input channel c."""
+    """Depthwise convolution; kernel is Keras' (*ksize, C, M), and input channel c gives
+    output channels c*M to c*M + M - 1.
+
+    Many channels: one einsum over the window view. Few: a sum over the kernel taps, each
+    multiplying a slice of x by its weights; the last spatial axis is merged with the channels
+    (split into stride phases first) so every product runs over long contiguous rows, and the
+    sum goes block by block (images, or rows of one image) to stay in cache across taps."""
     r = kernel.ndim - 2
     ksize = kernel.shape[:r]
-    pads = spatial_pads(x.shape[1:-1], ksize, strides, dilations, padding)
-    if any(p != (0, 0) for p in pads):
-        x = np.pad(x, [(0, 0), *pads, (0, 0)])
-    sizes = x.shape[1:-1]
+    x = pad_spatial(x, spatial_pads(x.shape[1:-1], ksize, strides, dilations, padding))
+    n, sizes = x.shape[0], x.shape[1:-1]
     out = [(s - d * (k - 1) - 1) // st + 1 for s, k, st, d in zip(sizes, ksize, strides, dilations)]
     c, m = kernel.shape[-2], kernel.shape[-1]
-    y = np.zeros((x.shape[0], *out, c, m), dtype=x.dtype)
-    for tap in np.ndindex(*ksize):
-        patch = x[(slice(None), *_tap_slices(tap, dilations, strides, out))]
-        if m == 1:
-            y[..., 0] += patch * kernel[tap][:, 0]
-        else:
-            y += patch[..., None] * kernel[tap]
-    y = y.reshape(x.shape[0], *out, c * m)
+    if c * m >= _DW_EINSUM_CHANNELS:
+        y = _depthwise_einsum(x, kernel, strides, dilations)
+        if bias is not None:
+            y += bias
+        return y
+    if m > 1:
+        x = np.repeat(x, m, axis=-1)
+    st, ow, cm = strides[-1], out[-1], c * m
+    phases = [x] if st == 1 else [np.ascontiguousarray(x[..., q::st, :]) for q in range(st)]
+    taps = list(np.ndindex(*ksize))
+    w = kernel.reshape(*ksize, cm)
+    rows_w = [np.tile(w[tap], ow) for tap in taps]
+    y = np.empty((n, *out[:-1], ow * cm), dtype=x.dtype)
+    blocks = _blocks(n, out[0] if r > 1 else 1, y[0].nbytes // (out[0] if r > 1 else 1))
+    tmp = None
+    for i0, i1, j0, j1 in blocks:
+        yb = y[i0:i1, j0:j1] if r > 1 else y[i0:i1]
+        for t, tap in enumerate(taps):
+            off = tap[-1] * dilations[-1]
+            lead = _tap_slices(tap[:-1], dilations[:-1], strides[:-1], out[:-1])
+            if r > 1:
+                lead = (slice(lead[0].start + j0 * strides[0],
+                              lead[0].start + (j1 - 1) * strides[0] + 1, strides[0]), *lead[1:])
+            patch = phases[off % st][(slice(i0, i1), *lead, slice(off // st, off // st + ow))]
+            patch = patch.reshape(yb.shape)
+            if t == 0:
+                np.multiply(patch, rows_w[t], out=yb)
+                continue
+            if tmp is None or tmp.shape != yb.shape:
+                tmp = np.empty_like(yb)
+            np.multiply(patch, rows_w[t], out=tmp)
+            yb += tmp
+    y = y.reshape(n, *out, cm)
     if bias is not None:
         y += bias
     return y
+
+
+def _depthwise_einsum(x, kernel, strides, dilations):
+    """Depthwise convolution of padded x as one einsum over its window view."""
+    r = kernel.ndim - 2
+    win = windows(x, kernel.shape[:r], strides, dilations)
+    out_axes, taps = "hwd"[:r], "ijk"[:r]
+    y = np.einsum(f"n{out_axes}{taps}c,{taps}cm->n{out_axes}cm", win, kernel)
+    return y.reshape(*y.shape[:-2], -1)
+
+
+def _blocks(n, rows, row_bytes):
+    """(image start, image end, row start, row end) blocks of about _DW_BLOCK_BYTES."""
+    per = max(1, _DW_BLOCK_BYTES // max(1, row_bytes))
+    if per >= rows:
+        step = max(1, per // rows)
+        return [(i, min(i + step, n), 0, rows) for i in range(0, n, step)]
+    return [(i, i + 1, j, min(j + per, rows)) for i in range(n) for j in range(0, rows, per)]
 
 
 def transpose_out_size(size, k, stride, dilation, padding, output_padding=None):

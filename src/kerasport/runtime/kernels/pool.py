@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from kerasport.ir.ops import kernel
-from kerasport.runtime.kernels.conv import spatial_pads, windows
+from kerasport.runtime.kernels.conv import pad_spatial, spatial_pads, windows
 
 
 @kernel("Pool")
@@ -16,18 +16,15 @@ def Pool(x, mode="max", pool_size=(2,), strides=(2,), padding="valid"):
     pads = spatial_pads(x.shape[1:-1], pool_size, strides, ones, padding)
     padded = any(p != (0, 0) for p in pads)
     axes = tuple(range(1 + r, 1 + 2 * r))
-    full = [(0, 0), *pads, (0, 0)]
     if mode == "max":
-        if padded:
-            x = np.pad(x, full, constant_values=-np.inf)
+        x = pad_spatial(x, pads, -np.inf)
         return windows(x, pool_size, strides, ones).max(axis=axes)
     sizes = x.shape[1:-1]
-    if padded:
-        x = np.pad(x, full)
+    x = pad_spatial(x, pads)
     total = windows(x, pool_size, strides, ones).sum(axis=axes)
     if not padded:
         return total / np.float32(np.prod(pool_size))
-    count = np.pad(np.ones((1, *sizes, 1), x.dtype), full)
+    count = pad_spatial(np.ones((1, *sizes, 1), x.dtype), pads)
     return total / windows(count, pool_size, strides, ones).sum(axis=axes)
 
 
