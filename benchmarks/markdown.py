@@ -9,7 +9,7 @@ from typing import Any
 from models import TITLES
 from targets import check
 
-from kerasport.bench.report import latency_cell, ratios
+from kerasport.bench.report import latency_cell, ratio_parts, ratios
 
 ENGINE_ORDER = ("numpy", "numpy1", "onnxruntime", "litert", "keras")
 
@@ -66,17 +66,7 @@ def model_section(name: str, res: dict[str, Any]) -> list[str]:
         out.append("| " + " | ".join(cells) + " |")
     out.append("")
     for b, r in ratios(res).items():
-        parts = []
-        if "numpy_vs_native" in r:
-            parts.append(f"numpy / fastest native engine **{r['numpy_vs_native']:.2f}x** "
-                         f"(fastest runs {r['numpy_vs_native_best']:.2f}x)")
-        if "keras_vs_numpy" in r:
-            parts.append(f"keras.predict / numpy **{r['keras_vs_numpy']:.1f}x** "
-                         f"(fastest runs {r['keras_vs_numpy_best']:.1f}x)")
-        if "numpy1_vs_native" in r:
-            parts.append(f"numpy1 (BLAS at one thread) / fastest native "
-                         f"**{r['numpy1_vs_native']:.2f}x** (fastest runs "
-                         f"{r['numpy1_vs_native_best']:.2f}x)")
+        parts = ratio_parts(r, markdown=True)
         if parts:
             out.append(f"- batch {b}: " + "; ".join(parts))
     out += [f"- {e}: {r['note']}" for e, r in res["engines"].items()

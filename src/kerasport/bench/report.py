@@ -68,16 +68,7 @@ def format_report(result: dict[str, Any]) -> str:
         lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)) if len(r) == len(header)
                      else "  ".join(r))
     for b, r in ratios(result).items():
-        parts = []
-        if "numpy_vs_native" in r:
-            parts.append(f"numpy / fastest native = {r['numpy_vs_native']:.2f}x "
-                         f"(fastest runs: {r['numpy_vs_native_best']:.2f}x)")
-        if "keras_vs_numpy" in r:
-            parts.append(f"keras.predict / numpy = {r['keras_vs_numpy']:.1f}x "
-                         f"(fastest runs: {r['keras_vs_numpy_best']:.1f}x)")
-        if "numpy1_vs_native" in r:
-            parts.append(f"numpy1 / fastest native = {r['numpy1_vs_native']:.2f}x "
-                         f"(fastest runs: {r['numpy1_vs_native_best']:.2f}x)")
+        parts = ratio_parts(r)
         if parts:
             lines.append(f"batch {b}: " + "; ".join(parts))
     lines += [f"note: {name}: {row['note']}" for name, row in result["engines"].items()
@@ -87,3 +78,13 @@ def format_report(result: dict[str, Any]) -> str:
                  "loading included); peak MB: that process' peak resident set (VmHWM); max err: "
                  "max|y - ref| / max(1, max|ref|)")
     return "\n".join(lines)
+
+
+def ratio_parts(r: dict, markdown: bool = False) -> list[str]:
+    """The ratios of one batch size as phrases (numbers in bold for markdown)."""
+    b = "**" if markdown else ""
+    labels = [("numpy_vs_native", "numpy / fastest native engine", ".2f"),
+              ("keras_vs_numpy", "keras.predict / numpy", ".1f"),
+              ("numpy1_vs_native", "numpy1 (BLAS at one thread) / fastest native", ".2f")]
+    return [f"{label} {b}{r[key]:{fmt}}x{b} (fastest runs {r[key + '_best']:{fmt}}x)"
+            for key, label, fmt in labels if key in r]

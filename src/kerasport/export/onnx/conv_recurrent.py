@@ -16,13 +16,12 @@ import numpy as np
 
 from kerasport.errors import KerasportError
 from kerasport.export.onnx.context import CF, CL, TM, ExportContext, emitter, to_cf
+from kerasport.export.onnx.recurrent_scan import activation
 from kerasport.ir.graph import Node
 from kerasport.runtime.kernels.conv import same_pads
 
 # onnx.TensorProto element types (numbers from the ONNX spec)
 _FLOAT, _BOOL = 1, 9
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_GAMMA = 1.0507009873554804934193349852946
 
 
 @contextmanager
@@ -38,35 +37,6 @@ def _subgraph(ctx: ExportContext) -> Iterator[list]:
 
 def _f32(ctx: ExportContext, value: float) -> str:
     return ctx.const(np.asarray(value, np.float32), "scalar")
-
-
-def activation(ctx: ExportContext, name: str | None, x: str, keras_major: int, base: str) -> str:
-    """The recurrent kernels' ``activate(name, x)`` as ONNX nodes."""
-    if name in ("linear", None):
-        return x
-    simple = {"tanh": "Tanh", "sigmoid": "Sigmoid", "relu": "Relu", "softplus": "Softplus",
-              "softsign": "Softsign"}
-    if name in simple:
-        return ctx.add(simple[name], [x], base)
-    if name == "hard_sigmoid":
-        return ctx.add("HardSigmoid", [x], base, alpha=0.2 if keras_major < 3 else 1.0 / 6.0,
-                       beta=0.5)
-    if name == "elu":
-        return ctx.add("Elu", [x], base, alpha=1.0)
-    if name == "selu":
-        return ctx.add("Selu", [x], base, alpha=_SELU_ALPHA, gamma=_SELU_GAMMA)
-    if name in ("silu", "swish"):
-        return ctx.add("Mul", [x, ctx.add("Sigmoid", [x], f"{base}/sigmoid")], base)
-    if name in ("hard_silu", "hard_swish"):
-        hs = ctx.add("HardSigmoid", [x], f"{base}/hard_sigmoid", alpha=1.0 / 6.0, beta=0.5)
-        return ctx.add("Mul", [x, hs], base)
-    if name == "gelu":
-        e = ctx.add("Erf", [ctx.add("Mul", [x, _f32(ctx, 1 / np.sqrt(2.0))], f"{base}/s")],
-                    f"{base}/erf")
-        half = ctx.add("Mul", [x, _f32(ctx, 0.5)], f"{base}/half")
-        return ctx.add("Mul", [half, ctx.add("Add", [e, _f32(ctx, 1.0)], f"{base}/1+erf")],
-                       base)
-    raise KerasportError(f"layer '{ctx.layer}': ConvLSTM activation {name!r} has no ONNX form")
 
 
 def _time_major_cf(ctx: ExportContext, x: str, base: str) -> str:
