@@ -96,7 +96,7 @@ class NumpyEngine:
 import numpy as np
 import kerasport
 m = kerasport.load(PATH)
-xs = [np.load(p) for p in INPUTS]
+xs = [np.load(p, allow_pickle=False) for p in INPUTS]
 outs = m.predict(xs if len(xs) > 1 else xs[0])
 """
 
@@ -190,7 +190,7 @@ o = ort.SessionOptions()
 o.intra_op_num_threads = THREADS
 o.inter_op_num_threads = 1
 s = ort.InferenceSession(PATH, o, providers=["CPUExecutionProvider"])
-xs = [np.load(p) for p in INPUTS]
+xs = [np.load(p, allow_pickle=False) for p in INPUTS]
 outs = s.run(None, {i.name: x for i, x in zip(s.get_inputs(), xs)})
 """
 
@@ -281,7 +281,7 @@ class LiteRTEngine:
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 it = Interpreter(model_path=PATH, num_threads=THREADS)
-xs = [np.load(p) for p in INPUTS]
+xs = [np.load(p, allow_pickle=False) for p in INPUTS]
 sig = it.get_signature_runner()
 outs = sig(**dict(zip(NAMES, xs)))
 """
@@ -340,7 +340,7 @@ tf.config.threading.set_intra_op_parallelism_threads(THREADS)
 tf.config.threading.set_inter_op_parallelism_threads(1)
 import keras
 m = keras.models.load_model(PATH, compile=False)
-xs = [np.load(p) for p in INPUTS]
+xs = [np.load(p, allow_pickle=False) for p in INPUTS]
 outs = m.predict(xs if len(xs) > 1 else xs[0], verbose=0)
 """
 

@@ -124,7 +124,7 @@ def convert_job(job: str) -> None:
 
     with open(os.path.join(job, "job.json"), encoding="utf-8") as f:
         spec = json.load(f)
-    calibration = [np.load(os.path.join(job, f"calib{i}.npy"))
+    calibration = [np.load(os.path.join(job, f"calib{i}.npy"), allow_pickle=False)
                    for i in range(spec["n_calibration"])] or None
     try:
         content = convert_in_process(spec["source"], ModelInfo(**spec["info"]),
