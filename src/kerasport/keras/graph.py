@@ -89,6 +89,9 @@ class _Walker:
         self.rows: list[LayerRow] = []
         self.memos: dict[str, dict] = {}
         self.masks: dict[str, str] = {}  # value -> its Keras mask, a float32 (N, T) of 0/1
+        # scoped layer name -> parameter count of the weights its converter read, so that
+        # the inspect rows do not read every array a second time
+        self.param_counts: dict[str, int] = {}
 
     def run_model(self, spec: ModelSpec, weights: WeightSource, scope: str,
                   feed: dict[str, str]) -> dict[tuple[str, int], list | None]:
@@ -166,7 +169,8 @@ class _Walker:
             if node_idx == 0:
                 self.issues.append(LayerIssue(layer.name, layer.class_name, reason, None, hint))
             return None
-        ctx = LayerContext(self.b, layer, name, lambda: weights.layer(layer.name),
+        ctx = LayerContext(self.b, layer, name,
+                           lambda: self._read_weights(weights, layer.name, scope),
                            spec.keras_major, call)
         ctx.resolve = lambda ref: self._resolve(memo, scope, ref)
         ctx.run_wrapped_model = lambda sub, values: self._wrapped(layer.name, sub, values,
@@ -193,6 +197,11 @@ class _Walker:
                     "this looks like a kerasport bug; please report it with the model config"))
             return None
         return list(outputs)
+
+    def _read_weights(self, weights: WeightSource, name: str, scope: str):
+        found = weights.layer(name)
+        self.param_counts[scope + name] = int(sum(a.size for _, a in found))
+        return found
 
     def _input_masks(self, call, inputs: list[str], keras_major: int, memo,
                      scope: str) -> list[str | None]:
@@ -290,7 +299,9 @@ class _Walker:
                                            depth + 1)
             else:
                 try:
-                    row.params = int(sum(a.size for _, a in weights.layer(layer.name)))
+                    counted = self.param_counts.get(scope + layer.name)
+                    row.params = counted if counted is not None else int(
+                        sum(a.size for _, a in weights.layer(layer.name)))
                 except Exception:
                     row.params = 0
             total += row.params
