@@ -15,6 +15,7 @@ outputs. Needs the ``bench`` extra (TensorFlow, Keras, tf2onnx, onnxruntime).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import re
@@ -145,6 +146,7 @@ def run_one(name, build, keras, workdir: Path, threads: int, repeats: int) -> di
     row = {"model": name, "params": model.count_params()}
     files = {}
     try:
+        gc.collect()  # neither conversion pays for collecting the other's garbage
         start = time.perf_counter()
         export_onnx(kerasport.load(src), str(ours))
         row["ours_s"] = time.perf_counter() - start
@@ -153,6 +155,7 @@ def run_one(name, build, keras, workdir: Path, threads: int, repeats: int) -> di
     except Exception as exc:  # an op without an ONNX mapping yet
         row["ours_error"] = _error(exc)
     try:
+        gc.collect()
         start = time.perf_counter()
         model.export(str(theirs), format="onnx", verbose=False)
         row["theirs_s"] = time.perf_counter() - start
