@@ -101,6 +101,10 @@ class LayerContext:
         # a converter that makes or changes masks sets output_masks (one entry per output).
         self.input_masks: list[str | None] = []
         self.output_masks: list[str | None] | None = None
+        # the Keras mask carried on any value (None if it has none), and a way to clear it
+        # (Keras 3's MultiHeadAttention strips its inputs' masks); set by the walk
+        self.mask_of: Callable[[str], str | None] = lambda value: None
+        self.drop_mask: Callable[[str], Any] = lambda value: None
         # converts a model wrapped by this layer (ModelSpec, input values) -> output values
         self.run_wrapped_model: Callable[[Any, list[str]], list[str]] | None = None
 
