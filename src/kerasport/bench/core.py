@@ -191,8 +191,8 @@ def _run(case: Case, engines: list[str], batches: list[int], repeats: int, warmu
             if name == "numpy":
                 row.update(case.extra.get("numpy_convert_detail", {}))
             if name == "litert" and case.extra.get("litert_fixed_batch"):
-                row["note"] = ("converted once per batch size (fixed batch): TensorFlow's "
-                               "converter refuses this model with a dynamic batch")
+                row["note"] = ("converted once per batch size (fixed batch): TFLite needs a "
+                               "static batch for recurrent layers")
         except EngineUnavailable as exc:
             row.update(status="skipped", note=str(exc))
         except Exception as exc:

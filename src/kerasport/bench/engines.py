@@ -195,22 +195,16 @@ outs = s.run(None, {i.name: x for i, x in zip(s.get_inputs(), xs)})
 """
 
 
-def _tflite_float32(keras_model: Any, workdir: str, threads: int, batch: int | None = None
-                    ) -> bytes:
-    """Float32 .tflite bytes: Keras 3 SavedModel export, then TensorFlow's converter. With
-    ``batch``, the signature has that fixed batch size (some models, e.g. LSTMs, only convert
-    with static shapes)."""
-    tf = import_tensorflow(threads)
-    saved = os.path.join(workdir, "saved_model" if batch is None else f"saved_model_b{batch}")
-    kwargs: dict[str, Any] = {}
-    if batch is not None:
-        kwargs["input_signature"] = [
-            tf.TensorSpec([batch, *t.shape[1:]], t.dtype, name=t.name.split(":")[0])
-            for t in keras_model.inputs]
-    keras_model.export(saved, format="tf_saved_model", verbose=False, **kwargs)
-    converter = tf.lite.TFLiteConverter.from_saved_model(saved)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    return converter.convert()
+def _tflite_float32(case: Case, batch: int | None = None) -> bytes:
+    """Float32 .tflite bytes from kerasport's own TFLite path (the Keras file, a SavedModel,
+    TensorFlow's converter), run in this process, where TensorFlow already has the bench's
+    thread settings. With ``batch``, the signature has that fixed batch size."""
+    import_tensorflow(case.threads)  # thread settings before TensorFlow's runtime starts
+    from kerasport.export.tflite.convert import ModelInfo, convert_in_process
+    from kerasport.export.tflite.options import TFLiteOptions
+
+    return convert_in_process(case.keras_path, ModelInfo.from_model(case.kp_model),
+                              TFLiteOptions(batch_size=batch))
 
 
 def _write(path: str, data: bytes) -> str:
@@ -236,18 +230,19 @@ class LiteRTEngine:
 
     def prepare(self, case: Case) -> tuple[str, float]:
         """Keras -> SavedModel -> .tflite; (path, seconds)."""
+        from kerasport.export.tflite import RECURRENT_OPS
+
         if case.keras_model is None:
             raise EngineUnavailable(f"needs Keras to convert: {case.keras_error}")
+        if case.kp_model is None:
+            raise EngineUnavailable(f"not convertible yet: {case.kp_error}")
+        # TFLite needs a static batch for recurrent layers (as kerasport's export decides)
+        fixed = any(n.op in RECURRENT_OPS for n in case.kp_model.graph.nodes)
+        case.extra["litert_fixed_batch"] = fixed
         start = time.perf_counter()
-        try:
-            data = _tflite_float32(case.keras_model, case.workdir, case.threads)
-            path = _write(os.path.join(case.workdir, "model.tflite"), data)
-        except Exception as exc:  # the converter refuses dynamic shapes for some ops
-            if "static" not in str(exc) and "TensorList" not in str(exc):
-                raise
-            case.extra["litert_fixed_batch"] = True
-            data = _tflite_float32(case.keras_model, case.workdir, case.threads, batch=1)
-            path = _write(os.path.join(case.workdir, "model_b1.tflite"), data)
+        data = _tflite_float32(case, batch=1 if fixed else None)
+        path = _write(os.path.join(case.workdir, "model_b1.tflite" if fixed else "model.tflite"),
+                      data)
         return path, time.perf_counter() - start
 
     def runner(self, path: str, case: Case, batch: int) -> Runner:
@@ -260,8 +255,7 @@ class LiteRTEngine:
         if fixed and batch != 1:
             path = os.path.join(case.workdir, f"model_b{batch}.tflite")
             if not os.path.exists(path):
-                _write(path, _tflite_float32(case.keras_model, case.workdir, case.threads,
-                                             batch=batch))
+                _write(path, _tflite_float32(case, batch=batch))
         it = Interpreter(model_path=path, num_threads=case.threads)
         ins, outs = _signature(it, case.extra.get("input_names", []))
         if not fixed:
