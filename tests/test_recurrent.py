@@ -315,3 +315,29 @@ def merged_masks(merge):
 @pytest.mark.parametrize("merge", ["Add", "Concatenate", "Multiply"])
 def test_merged_masks_parity(merge, flavour, ext, tmp_path):
     check_parity(merged_masks(merge), flavour, ext, tmp_path, int_high=4)
+
+
+def test_unsupported_recurrent_options_are_listed_together(tmp_path):
+    """Options kerasport cannot convert are refused in one error, each with its layer, class,
+    config key and a hint, before anything is written."""
+    k = keras_module("k3")
+    inp = k.Input((6, 4), batch_size=2)
+    a = k.layers.LSTM(3, stateful=True, name="stateful_lstm")(inp)
+    b = k.layers.SimpleRNN(3, activation="exponential", name="exp_rnn")(inp)
+    c = k.layers.GRU(3, recurrent_activation="softmax", name="softmax_gru")(inp)
+    frames = k.layers.Reshape((2, 1, 3, 4))(inp)  # (time, channels, height, width)
+    d = k.layers.Flatten()(k.layers.ConvLSTM2D(2, 2, data_format="channels_first",
+                                               name="cf_convlstm")(frames))
+    model = k.Model(inp, k.layers.Concatenate()([a, b, c, d]))
+    path = save(model, tmp_path / "model.keras")
+    out = tmp_path / "out.npz"
+    with pytest.raises(kerasport.UnsupportedLayerError) as info:
+        kerasport.load(path).save(str(out))
+    issues = {i.layer: i for i in info.value.issues}
+    assert set(issues) == {"stateful_lstm", "exp_rnn", "softmax_gru", "cf_convlstm"}, issues
+    assert issues["stateful_lstm"].key == "stateful" and "initial_state" in issues[
+        "stateful_lstm"].hint
+    assert issues["exp_rnn"].key == "activation" and "tanh" in issues["exp_rnn"].hint
+    assert issues["softmax_gru"].key == "recurrent_activation"
+    assert issues["cf_convlstm"].key == "data_format"
+    assert not out.exists()

@@ -67,6 +67,11 @@ def _time_major(x, go_backwards, mask):
     return xs, ms
 
 
+def _state(given, shape, dtype):
+    """An initial state: the one given, or zeros."""
+    return np.zeros(shape, dtype) if given is None else given.astype(dtype)
+
+
 def _keep(ms, t, ndim):
     """The mask of step ``t`` shaped to broadcast against (N, ...) states (None: no mask)."""
     return None if ms is None else ms[t].reshape((-1,) + (1,) * (ndim - 1))
@@ -90,7 +95,7 @@ def SimpleRNN(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, activa
     n, units = x.shape[0], recurrent_kernel.shape[0]
     proj = Dense(x, kernel, bias)
     xs, ms = _time_major(proj, go_backwards, mask)
-    h = np.zeros((n, units), x.dtype) if h0 is None else h0.astype(x.dtype)
+    h = _state(h0, (n, units), x.dtype)
     out = np.zeros((n, units), x.dtype)
     outputs = []
     for t in range(xs.shape[0]):
@@ -109,8 +114,8 @@ def LSTM(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
     n, units = x.shape[0], recurrent_kernel.shape[0]
     proj = Dense(x, kernel, bias)
     xs, ms = _time_major(proj, go_backwards, mask)
-    h = np.zeros((n, units), x.dtype) if h0 is None else h0.astype(x.dtype)
-    c = np.zeros((n, units), x.dtype) if c0 is None else c0.astype(x.dtype)
+    h = _state(h0, (n, units), x.dtype)
+    c = _state(c0, (n, units), x.dtype)
     out = np.zeros((n, units), x.dtype)
     outputs = []
     for t in range(xs.shape[0]):
@@ -144,7 +149,7 @@ def GRU(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, activation="
         else:
             proj += bias
     xs, ms = _time_major(proj, go_backwards, mask)
-    h = np.zeros((n, units), x.dtype) if h0 is None else h0.astype(x.dtype)
+    h = _state(h0, (n, units), x.dtype)
     out = np.zeros((n, units), x.dtype)
     outputs = []
     u_zr, u_h = recurrent_kernel[:, :2 * units], recurrent_kernel[:, 2 * units:]
@@ -189,8 +194,8 @@ def ConvLSTM(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None
     units = recurrent_kernel.shape[-2]
     rank = recurrent_kernel.ndim - 2
     state_shape = (n, *proj.shape[2:-1], units)
-    h = np.zeros(state_shape, x.dtype) if h0 is None else h0.astype(x.dtype)
-    c = np.zeros(state_shape, x.dtype) if c0 is None else c0.astype(x.dtype)
+    h = _state(h0, state_shape, x.dtype)
+    c = _state(c0, state_shape, x.dtype)
     out = np.zeros(state_shape, x.dtype)
     outputs = []
     for t in range(xs.shape[0]):
