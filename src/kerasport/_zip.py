@@ -1,58 +1,117 @@
-"""Safe reading of zip archives (.keras files and bundles): refuse path traversal, absurd sizes
-and zip bombs before anything is decompressed."""
+"""Safe reading of zip archives (.keras files and bundles): refuse path traversal, encrypted or
+exotic entries and zip bombs before anything is decompressed, and turn every zipfile, zlib,
+lzma or bz2 failure into a kerasport error naming the file."""
 
 from __future__ import annotations
 
+import contextlib
+import lzma
+import os
 import zipfile
+import zlib
+from collections.abc import Iterator
+from typing import IO
 
-from kerasport.errors import ModelFileError
+from kerasport.errors import KerasportError, ModelFileError
+from kerasport.io import budget_hint, byte_budget
 
-MAX_ENTRY_BYTES = 8 << 30  # 8 GiB: larger than any model we expect, small enough to refuse bombs
-MAX_RATIO = 500  # uncompressed / compressed: float weights compress far less than this
-BOMB_MIN_BYTES = 256 << 20  # the ratio is only checked for entries at least this large
+MAX_ENTRIES = 100_000
+# zipfile's own failures, and those of the decompressors it drives
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+              RuntimeError, NotImplementedError, zlib.error, lzma.LZMAError, UnicodeError,
+              OverflowError, KeyError, IndexError, TypeError, AttributeError, MemoryError)
+SUPPORTED_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
 
 
-def check_archive(zf: zipfile.ZipFile, path: str) -> None:
-    """Raise ModelFileError if any entry of ``zf`` is unsafe."""
+def _unsafe_name(name: str) -> bool:
+    parts = name.replace("\\", "/").split("/")
+    return (name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":")
+            or "\x00" in name)
+
+
+def check_archive(zf: zipfile.ZipFile, path: str,
+                  error: type[KerasportError] = ModelFileError) -> None:
+    """Raise ``error`` if any entry of ``zf`` is unsafe, or if the archive declares more bytes
+    than its size allows (see kerasport.io's budget)."""
+    infos = zf.infolist()
+    if len(infos) > MAX_ENTRIES:
+        raise error(f"{path}: {len(infos)} zip entries, over the limit of {MAX_ENTRIES}")
+    try:
+        size = os.path.getsize(path) if isinstance(path, str) else 0
+    except OSError:
+        size = 0
+    budget = byte_budget(size)
     total = 0
-    for info in zf.infolist():
+    seen = set()
+    for info in infos:
         name = info.filename
-        if name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/") or (
-                len(name) > 1 and name[1] == ":"):
-            raise ModelFileError(f"{path}: refusing zip entry with an unsafe path: {name!r}")
-        if info.file_size > MAX_ENTRY_BYTES:
-            raise ModelFileError(
-                f"{path}: zip entry {name!r} declares {info.file_size} bytes, over the "
-                f"{MAX_ENTRY_BYTES} byte limit")
-        if info.compress_size and info.file_size / info.compress_size > MAX_RATIO and (
-                info.file_size >= BOMB_MIN_BYTES):
-            raise ModelFileError(f"{path}: zip entry {name!r} looks like a zip bomb "
-                                 f"({info.file_size} bytes from {info.compress_size})")
+        if _unsafe_name(name):
+            raise error(f"{path}: refusing zip entry with an unsafe path: {name!r}")
+        if name in seen:
+            raise error(f"{path}: zip entry {name!r} appears twice")
+        seen.add(name)
+        if info.flag_bits & 0x1:
+            raise error(f"{path}: zip entry {name!r} is encrypted; kerasport reads plain "
+                        "archives only")
+        if info.compress_type not in SUPPORTED_METHODS:
+            raise error(f"{path}: zip entry {name!r} uses compression method "
+                        f"{info.compress_type}; only stored and deflated entries are read "
+                        "(Keras and NumPy write nothing else)")
         total += info.file_size
-    if total > MAX_ENTRY_BYTES:
-        raise ModelFileError(f"{path}: archive declares {total} bytes in all, over the limit")
+        if total > budget:
+            raise error(f"{path}: the archive declares {total} bytes uncompressed (at "
+                        f"{name!r}) from a {size} byte file, over the budget of {budget} "
+                        f"bytes: a zip bomb or a corrupt header; {budget_hint()}")
 
 
-def open_archive(path: str) -> zipfile.ZipFile:
-    """Open and check a zip archive, turning every failure into a ModelFileError."""
+def open_archive(path: str, error: type[KerasportError] = ModelFileError) -> zipfile.ZipFile:
+    """Open and check a zip archive, turning every failure into ``error``."""
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ModelFileError(f"{path}: not a readable zip archive ({exc}); the file may be "
-                             "truncated or corrupt") from exc
+    except ZIP_ERRORS as exc:
+        raise error(f"{path}: not a readable zip archive ({type(exc).__name__}: {exc}); the "
+                    "file may be truncated or corrupt") from exc
     try:
-        check_archive(zf, path)
-    except Exception:
+        check_archive(zf, path, error)
+    except BaseException:
         zf.close()
         raise
     return zf
 
 
-def read_entry(zf: zipfile.ZipFile, name: str, path: str) -> bytes:
-    """Read one entry, reporting truncation or corruption as a ModelFileError."""
+@contextlib.contextmanager
+def open_entry(zf: zipfile.ZipFile, name: str, path: str,
+               error: type[KerasportError] = ModelFileError) -> Iterator[IO[bytes]]:
+    """A stream of one entry; corruption (bad CRC, deflate errors, truncation) anywhere while
+    it is read becomes ``error``."""
     try:
-        return zf.read(name)
+        with zf.open(name) as f:
+            yield f
+    except KerasportError:
+        raise
     except KeyError as exc:
-        raise ModelFileError(f"{path}: missing '{name}' inside the archive") from exc
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise ModelFileError(f"{path}: entry '{name}' is corrupt or truncated ({exc})") from exc
+        raise error(f"{path}: missing '{name}' inside the archive") from exc
+    except ZIP_ERRORS as exc:
+        raise error(f"{path}: entry '{name}' is corrupt or truncated "
+                    f"({type(exc).__name__}: {exc})") from exc
+
+
+def read_entry(zf: zipfile.ZipFile, name: str, path: str,
+               error: type[KerasportError] = ModelFileError) -> bytes:
+    """Read one entry in chunks, never past the size its (checked) header declares."""
+    try:
+        info = zf.getinfo(name)
+    except KeyError as exc:
+        raise error(f"{path}: missing '{name}' inside the archive") from exc
+    with open_entry(zf, name, path, error) as f:
+        parts = []
+        left = info.file_size
+        while left > 0:
+            chunk = f.read(min(left, 1 << 24))
+            if not chunk:
+                raise error(f"{path}: entry '{name}' is truncated")
+            parts.append(chunk)
+            left -= len(chunk)
+        if f.read(1):
+            raise error(f"{path}: entry '{name}' holds more than its declared size")
+    return b"".join(parts)

@@ -8,7 +8,7 @@ import time
 from kerasport.errors import ModelFileError
 from kerasport.ir.bundle import is_bundle, load_bundle
 from kerasport.ir.passes import optimize
-from kerasport.keras.files import read_keras_file, sniff
+from kerasport.keras.files import guarded, read_keras_file, sniff
 from kerasport.keras.graph import Conversion, convert_spec
 from kerasport.model import Model
 
@@ -28,16 +28,18 @@ def load(path: str | os.PathLike, optimize_graph: bool = True) -> Model:
     ``optimize_graph=False`` keeps one IR node per Keras op (no folding), for debugging."""
     path = _check_path(path)
     if sniff(path) == "zip" and is_bundle(path):
-        graph, reference, meta = load_bundle(path)
-        return Model(graph, reference, meta)
+        with guarded(path):
+            graph, reference, meta = load_bundle(path)
+            return Model(graph, reference, meta)
     start = time.perf_counter()
     kf = read_keras_file(path)
     try:
-        conv = convert_spec(kf.spec, kf.weights)
+        with guarded(path):
+            conv = convert_spec(kf.spec, kf.weights)
+            assert conv.graph is not None
+            graph = optimize(conv.graph) if optimize_graph else conv.graph
     finally:
         kf.close()
-    assert conv.graph is not None
-    graph = optimize(conv.graph) if optimize_graph else conv.graph
     meta = {"source": os.path.basename(path), "source_format": kf.format,
             "keras_version": kf.keras_version,
             "convert_seconds": round(time.perf_counter() - start, 4)}
@@ -49,6 +51,7 @@ def inspect_file(path: str | os.PathLike) -> Conversion:
     path = _check_path(path)
     kf = read_keras_file(path)
     try:
-        return convert_spec(kf.spec, kf.weights, strict=False)
+        with guarded(path):
+            return convert_spec(kf.spec, kf.weights, strict=False)
     finally:
         kf.close()

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kerasport.errors import KerasportError, UnsupportedLayerError
-from kerasport.ir.bundle import atomic_write
+from kerasport.errors import InputError, KerasportError, UnsupportedLayerError
+from kerasport.io import atomic_write, read_npy, read_npz, staged_directory, staged_output
 
 
 def _shape(shape) -> str:
@@ -70,36 +70,45 @@ def cmd_convert(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     model = kerasport.load(args.model)
     if target == "python":
-        from kerasport.export.python import export_python
-
-        py_path, w_path = export_python(model, out, weights=args.weights)
-        elapsed = time.perf_counter() - start
-        size = os.path.getsize(w_path)
-        print(f"wrote {py_path} and {w_path} ({size / 1e6:.2f} MB = "
-              f"{size / os.path.getsize(args.model):.0%} of {args.model}, {args.weights} "
-              f"weights) in {elapsed:.2f} s")
-        print(f"run it with numpy only: python {py_path}  (self-check)")
-        return 0
+        return _convert_python(args, model, out, start)
     if target == "onnx":
         return _convert_onnx(args, model, out, start)
     if target in ("tflite", "edgetpu"):
         from kerasport.export.tflite.cli import convert_tflite_cli
 
         return convert_tflite_cli(args, model, out)
-    model.save(out, weights=args.weights)
+    # written beside the target and verified there: the bundle appears only once it passed
+    with staged_output(out) as tmp:
+        model.save(tmp, weights=args.weights)
+        size = os.path.getsize(tmp)
+        bundle = kerasport.load(tmp)
+        err = bundle.verify()
     elapsed = time.perf_counter() - start
-    size = os.path.getsize(out)
     original = os.path.getsize(args.model)
     print(f"wrote {out} ({size / 1e6:.2f} MB = {size / original:.0%} of {args.model}, "
           f"{args.weights} weights, {model.graph.num_params():,} parameters, "
           f"{len(model.graph.nodes)} ops) in {elapsed:.2f} s")
-    bundle = kerasport.load(out)
-    err = bundle.verify()
     lossy = bundle.meta.get("weights_error_vs_float32")
     _note(args, metric=f"verify error {err:.1e}" if lossy is None
           else f"{args.weights} vs float32 error {lossy:.1e}")
     print(f"reference input recorded; verify: max relative error {err:.2e}"
           + (f"; {args.weights} weights vs float32: {lossy:.2e}" if lossy is not None else ""))
+    return 0
+
+
+def _convert_python(args: argparse.Namespace, model, out: str, start: float) -> int:
+    from kerasport.export.python import export_python
+
+    with staged_directory(out) as tmp:
+        py_tmp, w_tmp = export_python(model, tmp, weights=args.weights)
+        size = os.path.getsize(w_tmp)
+    py_path = os.path.join(out, os.path.basename(py_tmp))
+    w_path = os.path.join(out, os.path.basename(w_tmp))
+    elapsed = time.perf_counter() - start
+    print(f"wrote {py_path} and {w_path} ({size / 1e6:.2f} MB = "
+          f"{size / os.path.getsize(args.model):.0%} of {args.model}, {args.weights} "
+          f"weights) in {elapsed:.2f} s")
+    print(f"run it with numpy only: python {py_path}  (self-check)")
     return 0
 
 
@@ -110,11 +119,14 @@ def _convert_onnx(args: argparse.Namespace, model, out: str, start: float) -> in
 
     batch = None if args.batch_size in (None, "dynamic") else int(args.batch_size)
     if not args.quantize or args.quantize == "none":
-        proto = export_onnx(model, out, opset=args.opset, batch_size=batch,
-                            inputs_as_nchw=args.inputs_as_nchw)
-        print(f"wrote {out} ({os.path.getsize(out) / 1e6:.2f} MB, opset {args.opset}, "
+        with staged_output(out) as tmp:
+            proto = export_onnx(model, tmp, opset=args.opset, batch_size=batch,
+                                inputs_as_nchw=args.inputs_as_nchw)
+            size = os.path.getsize(tmp)
+            report = _report_onnx(model, tmp, args)
+        print(f"wrote {out} ({size / 1e6:.2f} MB, opset {args.opset}, "
               f"{len(proto.graph.node)} nodes) in {time.perf_counter() - start:.2f} s")
-        _report_onnx(model, out, args)
+        print(report)
         return 0
     from kerasport.export.onnx.quantize import quantize_onnx
     from kerasport.export.tflite.cli import image_options
@@ -122,25 +134,27 @@ def _convert_onnx(args: argparse.Namespace, model, out: str, start: float) -> in
 
     calibration = load_calibration(args.calibration, model, images=image_options(args)) \
         if args.calibration else None
-    with tempfile.TemporaryDirectory() as work:
+    with tempfile.TemporaryDirectory() as work, staged_output(out) as tmp:
         float_path = os.path.join(work, "float.onnx")
         export_onnx(model, float_path, opset=args.opset, batch_size=batch,
                     inputs_as_nchw=args.inputs_as_nchw)
-        quantize_onnx(float_path, out, args.quantize, model.input_names, calibration)
-        ratio = os.path.getsize(out) / os.path.getsize(float_path)
-    print(f"wrote {out} ({os.path.getsize(out) / 1e6:.2f} MB, {ratio:.0%} of float, "
+        quantize_onnx(float_path, tmp, args.quantize, model.input_names, calibration)
+        size = os.path.getsize(tmp)
+        ratio = size / os.path.getsize(float_path)
+        report = _report_onnx(model, tmp, args, calibration)
+    print(f"wrote {out} ({size / 1e6:.2f} MB, {ratio:.0%} of float, "
           f"{args.quantize} int8) in {time.perf_counter() - start:.2f} s")
-    _report_onnx(model, out, args, calibration)
+    print(report)
     return 0
 
 
-def _report_onnx(model, path: str, args: argparse.Namespace, data=None) -> None:
-    """Run the file in ONNX Runtime (if installed) and compare with the NumPy runtime."""
+def _report_onnx(model, path: str, args: argparse.Namespace, data=None) -> str:
+    """Run the file in ONNX Runtime (if installed) and compare with the NumPy runtime; returns
+    the line to print."""
     try:
         import onnxruntime as ort
     except ImportError:
-        print("onnxruntime not installed: skipped the check (pip install 'kerasport[onnx]')")
-        return
+        return "onnxruntime not installed: skipped the check (pip install 'kerasport[onnx]')"
     from kerasport.model import as_list, max_relative_error
 
     ref = data if data is not None else model.make_reference().inputs
@@ -157,7 +171,7 @@ def _report_onnx(model, path: str, args: argparse.Namespace, data=None) -> None:
         same = np.mean(np.argmax(got[0], 1) == np.argmax(want[0], 1))
         agree = f", same top-1 class on {same:.1%}"
     _note(args, metric=f"ORT error {err:.1e}")
-    print(f"ONNX Runtime vs kerasport: max relative error {err:.2e}{agree}")
+    return f"ONNX Runtime vs kerasport: max relative error {err:.2e}{agree}"
 
 
 def _note(args: argparse.Namespace, **figures: object) -> None:
@@ -168,10 +182,20 @@ def _note(args: argparse.Namespace, **figures: object) -> None:
 
 
 def _read_inputs(path: str) -> list[np.ndarray] | dict[str, np.ndarray]:
+    """Inputs from a .npy file or a .npz keyed by input name, every size checked before it is
+    allocated; a bad file is an InputError naming it."""
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such file")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head.startswith(b"PK"):
+        arrays = read_npz(path, InputError)
+        if not arrays:
+            raise InputError(f"{path}: holds no arrays")
+        return arrays
     if path.endswith(".npz"):
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    return [np.load(path, allow_pickle=False)]
+        raise InputError(f"{path}: not a .npz archive (np.savez writes a zip file)")
+    return [read_npy(path, InputError)]
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -253,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``kerasport`` command."""
     p = argparse.ArgumentParser(prog="kerasport",
                                 description="Run Keras models without TensorFlow.")
+    p.add_argument("--debug", action="store_true",
+                   help="show the full traceback of an error")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("inspect", help="list layers, shapes, parameters and support")
     s.add_argument("model")
@@ -316,15 +342,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``kerasport`` console script."""
+    """Entry point of the ``kerasport`` console script: exit 0 on success, 1 when a check
+    fails (inspect: unsupported layers; verify: drift), 2 with one ``error:`` line for any
+    error (a traceback only with ``--debug``)."""
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
     except KerasportError as exc:
+        if args.debug:
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except FileNotFoundError as exc:
+    except OSError as exc:
+        if args.debug:
+            raise
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"error: internal error {type(exc).__name__}: {exc} (a kerasport bug: rerun "
+              "with --debug for the traceback and please report it)", file=sys.stderr)
         return 2
 
 

@@ -16,6 +16,24 @@ from kerasport.runtime.executor import Executor
 
 DEFAULT_BATCH_SIZE = 32  # keras.Model.predict's default
 REFERENCE_BATCH = 2
+MAX_REFERENCE_ELEMENTS = 1 << 26  # per input: 256 MB of float32
+
+
+def _is_scalar(x: Any) -> bool:
+    try:
+        return np.ndim(x) == 0
+    except Exception:  # ragged nesting: not a scalar
+        return False
+
+
+def _batch_size(batch_size: Any) -> int:
+    """A batch size as given to predict: a positive integer (floats with integral values
+    are accepted, as Keras does)."""
+    ok = isinstance(batch_size, (int, np.integer)) and not isinstance(batch_size, bool) or (
+        isinstance(batch_size, (float, np.floating)) and float(batch_size).is_integer())
+    if not ok or int(batch_size) < 1:
+        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
 
 
 def _fmt(shape: Any) -> str:
@@ -75,10 +93,10 @@ class Model:
             items = [x[n] for n in names]
         elif isinstance(x, (list, tuple)) and not (
                 len(names) == 1 and len(x) and not isinstance(x[0], np.ndarray)
-                and np.ndim(x[0]) == 0):
+                and _is_scalar(x[0])):
             items = list(x)
             if len(names) == 1 and len(items) != 1:
-                items = [np.asarray(x)]
+                items = [x]
         else:
             items = [x]
         if len(items) != len(names):
@@ -90,9 +108,9 @@ class Model:
         value = self.graph.values[name]
         try:
             arr = np.asarray(x)
-        except Exception as exc:
-            raise InputError(f"input '{name}': cannot make an array of {type(x).__name__}") \
-                from exc
+        except Exception as exc:  # ragged nesting, objects numpy cannot convert
+            raise InputError(f"input '{name}': cannot make an array of {type(x).__name__} "
+                             f"({exc})") from exc
         if arr.dtype.kind not in "biuf":
             raise InputError(f"input '{name}': dtype {arr.dtype} is not numeric; expected "
                              f"{value.dtype}")
@@ -127,9 +145,7 @@ class Model:
         if any(a.shape[0] != n for a in arrays):
             raise InputError("all inputs must have the same batch size, got "
                              f"{[a.shape[0] for a in arrays]}")
-        bs = DEFAULT_BATCH_SIZE if batch_size is None else int(batch_size)
-        if bs < 1:
-            raise InputError(f"batch_size must be at least 1, got {batch_size}")
+        bs = DEFAULT_BATCH_SIZE if batch_size is None else _batch_size(batch_size)
         if n <= bs:
             return self._present(self._executor.run(arrays))
         chunks = [self._executor.run([a[i:i + bs] for a in arrays]) for i in range(0, n, bs)]
@@ -151,6 +167,11 @@ class Model:
                 v = self.graph.values[name]
                 shape = [REFERENCE_BATCH if i == 0 else (free if d is None else d)
                          for i, d in enumerate(v.shape)]
+                if int(np.prod(shape, dtype=object)) > MAX_REFERENCE_ELEMENTS:
+                    raise KerasportError(
+                        f"input '{name}' declares shape {_fmt(v.shape)}: a reference input "
+                        f"of {shape} would hold more than {MAX_REFERENCE_ELEMENTS} values; "
+                        "the model config is corrupt or the model too large for a reference")
                 if np.dtype(v.dtype).kind in "iub":
                     inputs.append(rng.integers(0, 2, size=shape).astype(v.dtype))
                 else:

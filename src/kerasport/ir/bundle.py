@@ -4,16 +4,17 @@ output recorded at conversion. Loads with numpy alone and ``allow_pickle=False``
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 
 import numpy as np
 
-from kerasport._zip import check_archive
+from kerasport._zip import ZIP_ERRORS
 from kerasport.errors import ModelFileError
+from kerasport.io import atomic_write, read_npz
 from kerasport.ir.graph import Graph
+from kerasport.ir.validate import graph_from_json
+from kerasport.quantize.weights import WEIGHT_MODES
 
 FORMAT = "kerasport-bundle"
 VERSION = 1
@@ -26,21 +27,6 @@ class Reference:
 
     inputs: list[np.ndarray]
     outputs: list[np.ndarray]
-
-
-def atomic_write(path: str, write) -> None:
-    """Call ``write(tmp_path)``, then rename it to ``path``: a failure leaves no partial file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".kerasport-", suffix=os.path.splitext(path)[1] or ".tmp",
-                               dir=directory)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_bundle(graph: Graph, path: str, reference: Reference | None = None,
@@ -75,39 +61,91 @@ def is_bundle(path: str) -> bool:
     try:
         with zipfile.ZipFile(path) as zf:
             return f"{GRAPH_KEY}.npy" in zf.namelist()
-    except (zipfile.BadZipFile, OSError):
+    except ZIP_ERRORS:
         return False
 
 
-def load_bundle(path: str) -> tuple[Graph, Reference | None, dict]:
-    """Read a bundle: its graph, reference I/O (if recorded) and metadata."""
+def _header(arrays: dict[str, np.ndarray], path: str) -> dict:
+    if GRAPH_KEY not in arrays:
+        raise ModelFileError(f"{path}: not a kerasport bundle (no graph entry)")
+    raw = arrays[GRAPH_KEY]
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise ModelFileError(f"{path}: corrupt bundle: the graph entry is not bytes")
+    try:
+        header = json.loads(raw.tobytes().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ModelFileError(f"{path}: corrupt bundle: the graph entry is not valid JSON "
+                             f"({str(exc)[:200]})") from exc
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{path}: corrupt bundle: the graph entry is not a JSON object")
+    version = header.get("version", 0)
+    if header.get("format") != FORMAT or not isinstance(version, int) or version > VERSION:
+        raise ModelFileError(f"{path}: unknown bundle format/version "
+                             f"{str(header.get('format'))[:50]} {str(version)[:20]}")
+    for key, kind in (("constant_order", list), ("meta", dict), ("graph", dict),
+                      ("n_reference", int)):
+        if key in header and not isinstance(header[key], kind):
+            raise ModelFileError(f"{path}: corrupt bundle: '{key}' is not a {kind.__name__}")
+    if header.get("weights", "float32") not in WEIGHT_MODES:
+        raise ModelFileError(f"{path}: corrupt bundle: unknown weight mode "
+                             f"{str(header.get('weights'))[:50]!r}")
+    return header
+
+
+def _constants(arrays: dict[str, np.ndarray], header: dict, path: str) -> dict:
     from kerasport.quantize.weights import SCALE_SUFFIX, dequantize
 
-    try:
-        with zipfile.ZipFile(path) as zf:
-            check_archive(zf, path)
-        with np.load(path, allow_pickle=False) as data:
-            if GRAPH_KEY not in data.files:
-                raise ModelFileError(f"{path}: not a kerasport bundle (no graph entry)")
-            header = json.loads(bytes(data[GRAPH_KEY]).decode("utf-8"))
-            if header.get("format") != FORMAT or header.get("version", 0) > VERSION:
-                raise ModelFileError(f"{path}: unknown bundle format/version "
-                                     f"{header.get('format')} {header.get('version')}")
-            stored = {}
-            for i, name in enumerate(header["constant_order"]):
-                stored[name] = data[f"c{i}"]
-                if f"s{i}" in data.files:
-                    stored[name + SCALE_SUFFIX] = data[f"s{i}"]
-            consts = dequantize(stored)
-            n_ref = header.get("n_reference", 0)
-            n_out = len(header["graph"]["outputs"])
-            reference = None
-            if n_ref:
-                reference = Reference([data[f"ref_in{i}"] for i in range(n_ref)],
-                                      [data[f"ref_out{i}"] for i in range(n_out)])
-    except ModelFileError:
-        raise
-    except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError) as exc:
-        raise ModelFileError(f"{path}: corrupt or truncated bundle ({exc})") from exc
+    stored = {}
+    order = header.get("constant_order", [])
+    if not all(isinstance(n, str) for n in order) or len(set(order)) != len(order):
+        raise ModelFileError(f"{path}: corrupt bundle: bad constant names")
+    for i, name in enumerate(order):
+        if f"c{i}" not in arrays:
+            raise ModelFileError(f"{path}: corrupt bundle: weight '{name}' (c{i}) is missing")
+        stored[name] = arrays[f"c{i}"]
+        if f"s{i}" in arrays:
+            scale = arrays[f"s{i}"]
+            if scale.dtype != np.float32 or stored[name].dtype != np.int8 or \
+                    scale.ndim != stored[name].ndim or scale.shape[-1:] != \
+                    stored[name].shape[-1:] or scale.size != stored[name].shape[-1]:
+                raise ModelFileError(f"{path}: corrupt bundle: the int8 scale of '{name}' "
+                                     "does not fit its weight")
+            stored[name + SCALE_SUFFIX] = scale
+    return dequantize(stored)
+
+
+def _reference(arrays: dict[str, np.ndarray], graph: Graph, n_ref: int,
+               path: str) -> Reference | None:
+    if not n_ref:
+        return None
+    if n_ref != len(graph.inputs):
+        raise ModelFileError(f"{path}: corrupt bundle: {n_ref} reference inputs for "
+                             f"{len(graph.inputs)} model inputs")
+    ins, outs = [], []
+    for kind, names, out in (("in", graph.inputs, ins), ("out", graph.outputs, outs)):
+        for i, name in enumerate(names):
+            arr = arrays.get(f"ref_{kind}{i}")
+            v = graph.values[name]
+            ok = arr is not None and v.shape is not None and arr.ndim == len(v.shape) and all(
+                not isinstance(d, int) or d == n or j == 0
+                for j, (d, n) in enumerate(zip(v.shape, arr.shape)))
+            if not ok:
+                raise ModelFileError(f"{path}: corrupt bundle: reference {kind}put {i} "
+                                     f"({name}) is missing or does not fit shape {v.shape}")
+            out.append(arr.astype(v.dtype, copy=False))
+    if len({a.shape[0] for a in ins + outs}) != 1:
+        raise ModelFileError(f"{path}: corrupt bundle: reference arrays of different batch "
+                             "sizes")
+    return Reference(ins, outs)
+
+
+def load_bundle(path: str) -> tuple[Graph, Reference | None, dict]:
+    """Read a bundle: its graph, reference I/O (if recorded) and metadata. Every entry is
+    checked (sizes before allocation, the graph completely) before it is used."""
+    arrays = read_npz(path, ModelFileError)
+    header = _header(arrays, path)
+    constants = _constants(arrays, header, path)
+    graph = graph_from_json(header.get("graph"), constants, path)
+    reference = _reference(arrays, graph, header.get("n_reference", 0), path)
     meta = {**header.get("meta", {}), "weights": header.get("weights", "float32")}
-    return Graph.from_json(header["graph"], consts), reference, meta
+    return graph, reference, meta

@@ -9,12 +9,13 @@ alphabetical order.
 from __future__ import annotations
 
 import re
-from typing import Protocol
+from typing import Any, Protocol
 
 import h5py
 import numpy as np
 
 from kerasport.errors import WeightsError
+from kerasport.keras.h5safe import H5_ERRORS
 
 Weights = list[tuple[str | None, np.ndarray]]
 
@@ -65,10 +66,14 @@ class WeightSource(Protocol):
         ...
 
 
-def _read(ds: h5py.Dataset, where: str) -> np.ndarray:
+def _read(ds: Any, where: str) -> np.ndarray:
+    if not isinstance(ds, h5py.Dataset):
+        raise WeightsError(f"weight '{where}' is not a dataset")
+    if ds.dtype.kind not in "biuf":
+        raise WeightsError(f"weight '{where}' has dtype {ds.dtype}, not a number type")
     try:
         return np.asarray(ds[()])
-    except Exception as exc:  # h5py raises OSError/KeyError/RuntimeError on damaged files
+    except H5_ERRORS as exc:  # h5py raises OSError/KeyError/RuntimeError on damaged files
         raise WeightsError(f"cannot read weight '{where}': {exc}") from exc
 
 
@@ -78,6 +83,10 @@ def _walk(group: h5py.Group, layer: str, prefix: str) -> Weights:
     out: Weights = []
     if "vars" in group:
         vars_ = group["vars"]
+        if not isinstance(vars_, h5py.Group) or sorted(vars_) != sorted(
+                str(i) for i in range(len(vars_))):
+            raise WeightsError(f"the weights of layer '{layer}' ({prefix}vars) are not "
+                               "numbered 0..n-1")
         out += [(f"{prefix}vars/{i}", _read(vars_[str(i)], f"{layer}/{prefix}vars/{i}"))
                 for i in range(len(vars_))]
     for key in sorted(k for k in group if k != "vars"):
@@ -134,8 +143,12 @@ class H5Weights:
         if name not in self.group:
             return []
         g = self.group[name]
-        names = [n.decode() if isinstance(n, bytes) else str(n)
-                 for n in g.attrs.get("weight_names", [])]
+        if not isinstance(g, h5py.Group):
+            raise WeightsError(f"the weights of layer '{name}' are not an HDF5 group")
+        raw = g.attrs.get("weight_names", [])
+        if not isinstance(raw, (np.ndarray, list)) or np.ndim(raw) != 1:
+            raise WeightsError(f"layer '{name}': unreadable weight_names attribute")
+        names = [n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n) for n in raw]
         out = []
         for n in names:
             if n not in g:

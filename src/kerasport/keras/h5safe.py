@@ -1,0 +1,160 @@
+"""Opening HDF5 files so that they can only cost what they hold.
+
+Before any weight is read, :func:`open_h5` walks every link and object once and refuses:
+external links and soft links (an HDF5 file could otherwise make kerasport read another file on
+the machine), datasets with external storage or virtual (mapped) layouts, non-numeric or
+compound datasets, absurd ranks, more objects or nesting than any model has, and declared sizes
+over the file's byte budget (kerasport.io). After that scan, reading is safe: nothing is
+reachable that was not checked. Every h5py/libhdf5 failure becomes a ModelFileError naming the
+file.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import h5py
+import numpy as np
+
+from kerasport.errors import KerasportError, ModelFileError
+from kerasport.io import MAX_ARRAY_RANK, budget_hint, byte_budget
+
+MAX_OBJECTS = 200_000
+MAX_DEPTH = 64
+MAX_ATTR_BYTES = 64 << 20
+# what h5py and libhdf5 raise on damaged files
+H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError,
+             AttributeError, UnicodeError, OverflowError, SystemError)
+
+
+def _declared_bytes(shape: tuple | None, dtype: np.dtype) -> int:
+    count = 1
+    for d in shape or ():
+        count *= int(d)
+    return count * max(int(dtype.itemsize), 1)
+
+
+class _Scan:
+    def __init__(self, where: str, budget: int):
+        self.where = where
+        self.budget = budget
+        self.objects = 0
+        self.total = 0
+
+    def fail(self, what: str) -> None:
+        raise ModelFileError(f"{self.where}: {what}")
+
+    def attrs(self, obj: Any, path: str) -> None:
+        for name in obj.attrs:
+            aid = h5py.h5a.open(obj.id, name.encode() if isinstance(name, str) else name)
+            size = _declared_bytes(aid.shape, aid.dtype)
+            if size > MAX_ATTR_BYTES:
+                self.fail(f"attribute '{name}' of '{path}' declares {size} bytes")
+
+    def dataset(self, ds: h5py.Dataset, path: str) -> None:
+        if ds.is_virtual:
+            self.fail(f"dataset '{path}' is a virtual dataset (mapped from other files); "
+                      "kerasport reads only the file it is given")
+        if ds.external:
+            self.fail(f"dataset '{path}' keeps its data in an external file "
+                      f"({ds.external[0][0]!r}); kerasport reads only the file it is given")
+        dtype = ds.dtype
+        if dtype.kind not in "biuf" and not (dtype.kind in "SO" and h5py.check_string_dtype(
+                dtype) is not None):
+            self.fail(f"dataset '{path}' has dtype {dtype}, not a numeric weight")
+        shape = ds.shape
+        if shape is not None and len(shape) > MAX_ARRAY_RANK:
+            self.fail(f"dataset '{path}' has rank {len(shape)}")
+        size = _declared_bytes(shape, dtype)
+        self.total += size
+        if self.total > self.budget:
+            self.fail(f"dataset '{path}' declares shape {shape} ({size} bytes): the file's "
+                      f"datasets declare more than its budget of {self.budget} bytes; the "
+                      f"file is corrupt or hostile; {budget_hint()}")
+
+    def group(self, group: h5py.Group, path: str, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            self.fail(f"groups nested more than {MAX_DEPTH} deep at '{path}'")
+        self.attrs(group, path)
+        for key in group:
+            self.objects += 1
+            if self.objects > MAX_OBJECTS:
+                self.fail(f"more than {MAX_OBJECTS} HDF5 objects")
+            child = f"{path.rstrip('/')}/{key}"
+            link = group.get(key, getlink=True)
+            if isinstance(link, h5py.ExternalLink):
+                self.fail(f"'{child}' is an external link to {link.filename!r}; kerasport "
+                          "reads only the file it is given")
+            if isinstance(link, h5py.SoftLink):
+                self.fail(f"'{child}' is a soft link to {link.path!r}; model files hold no "
+                          "links, and kerasport follows none")
+            obj = group.get(key)
+            if isinstance(obj, h5py.Group):
+                self.group(obj, child, depth + 1)
+            elif isinstance(obj, h5py.Dataset):
+                self.attrs(obj, child)
+                self.dataset(obj, child)
+            else:
+                self.fail(f"'{child}' is neither a group nor a dataset")
+
+
+def check_h5(h5: h5py.File, where: str, file_bytes: int) -> None:
+    """Walk every object of ``h5`` once and raise ModelFileError on anything unsafe."""
+    scan = _Scan(where, byte_budget(file_bytes))
+    try:
+        scan.group(h5, "/", 0)
+    except KerasportError:
+        raise
+    except RecursionError as exc:
+        raise ModelFileError(f"{where}: HDF5 groups nested too deeply") from exc
+    except H5_ERRORS as exc:
+        raise ModelFileError(f"{where}: the HDF5 data is corrupt ({type(exc).__name__}: "
+                             f"{exc})") from exc
+
+
+def open_h5(data: Any, where: str, file_bytes: int | None = None) -> h5py.File:
+    """Open HDF5 ``data`` (a path or a file object) read-only and check it with
+    :func:`check_h5`; ``where`` names the file in messages."""
+    if file_bytes is None:
+        file_bytes = os.path.getsize(data) if isinstance(data, str) else 0
+    try:
+        # no file locking: reading must work on read-only media and never block on a lock
+        h5 = h5py.File(data, "r", locking=False)
+    except H5_ERRORS as exc:
+        raise ModelFileError(f"{where}: the HDF5 data is corrupt or truncated ({exc})") from exc
+    try:
+        check_h5(h5, where, file_bytes)
+    except BaseException:
+        h5.close()
+        raise
+    return h5
+
+
+def read_attr(h5: h5py.Group, name: str, where: str) -> Any:
+    """An attribute's value (None if absent), failures as ModelFileError."""
+    try:
+        if name not in h5.attrs:
+            return None
+        return h5.attrs[name]
+    except H5_ERRORS as exc:
+        raise ModelFileError(f"{where}: cannot read the HDF5 attribute '{name}' "
+                             f"({type(exc).__name__}: {exc})") from exc
+
+
+def text_attr(h5: h5py.Group, name: str, where: str) -> str | None:
+    """A string attribute (bytes decoded as UTF-8), or None if absent."""
+    raw = read_attr(h5, name, where)
+    if raw is None:
+        return None
+    if isinstance(raw, np.ndarray) and raw.ndim == 0:
+        raw = raw[()]
+    if isinstance(raw, bytes):
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ModelFileError(f"{where}: the attribute '{name}' is not UTF-8 text") from exc
+    if isinstance(raw, str):
+        return raw
+    raise ModelFileError(f"{where}: the attribute '{name}' holds {type(raw).__name__} "
+                         f"data, not text")
