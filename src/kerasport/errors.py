@@ -31,17 +31,22 @@ class VerificationError(KerasportError):
 
 @dataclass(frozen=True)
 class LayerIssue:
-    """Why one layer cannot be converted."""
+    """Why one layer (or recorded Keras 3 operation, ``kind="operation"``) cannot be
+    converted."""
 
     layer: str
     class_name: str
     reason: str
     key: str | None = None
     hint: str | None = None
+    kind: str = "layer"
 
     def __str__(self) -> str:
         where = f"config key '{self.key}': " if self.key else ""
-        text = f"'{self.layer}' ({self.class_name}): {where}{self.reason}"
+        if self.kind == "operation":
+            text = f"operation '{self.layer}' (ops.{self.class_name}): {where}{self.reason}"
+        else:
+            text = f"'{self.layer}' ({self.class_name}): {where}{self.reason}"
         if self.hint:
             text += f"\n      hint: {self.hint}"
         return text
@@ -52,7 +57,9 @@ class UnsupportedLayerError(KerasportError):
 
     def __init__(self, issues: list[LayerIssue]):
         self.issues = list(issues)
-        n = len(self.issues)
-        lines = [f"{n} layer{'s' if n != 1 else ''} cannot be converted:"]
+        n_ops = sum(1 for issue in self.issues if issue.kind == "operation")
+        counts = [f"{n} {word}{'s' if n != 1 else ''}" for n, word in (
+            (len(self.issues) - n_ops, "layer"), (n_ops, "operation")) if n]
+        lines = [f"{' and '.join(counts) or '0 layers'} cannot be converted:"]
         lines += [f"  - {issue}" for issue in self.issues]
         super().__init__("\n".join(lines))

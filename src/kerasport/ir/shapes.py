@@ -13,7 +13,9 @@ from kerasport.ir.ops import shape_rule
 
 _UNARY = (
     "Relu LeakyRelu PRelu Elu Selu Gelu Sigmoid HardSigmoid Silu HardSilu Softplus Mish Softsign "
-    "Tanh Exp Softmax LogSoftmax Affine Cast LayerNorm GroupNorm L2Normalize RmsNorm"
+    "Tanh Exp Softmax LogSoftmax Affine Cast LayerNorm GroupNorm L2Normalize RmsNorm "
+    "Celu HardTanh LogSigmoid SparsePlus SparseSigmoid Squareplus TanhShrink HardShrink "
+    "SoftShrink Threshold"
 ).split()
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kerasport.errors import LayerIssue, ModelFileError, UnsupportedLayerError, WeightsError
+from kerasport.errors import LayerIssue, ModelFileError, UnsupportedLayerError
 from kerasport.ir.builder import Builder
 from kerasport.ir.graph import Graph
 from kerasport.keras.config import LayerSpec, ModelSpec, TensorRef, flatten_refs
-from kerasport.keras.registry import LayerContext, LayerUnsupported, find_converter
+from kerasport.keras.registry import LayerContext, LayerUnsupported, find_converter, is_operation
 from kerasport.keras.weights import WeightSource
 
 # Keras layers whose compute_mask passes the (first) input's mask on unchanged; merging layers
@@ -61,6 +61,12 @@ def _hint_for_unknown(spec: LayerSpec) -> tuple[str, str]:
                 "in a model file",
                 "rewrite it with built-in layers, or register a converter that rebuilds it "
                 f"(ctx.layer_name tells which Lambda):\n        {example}")
+    if is_operation(spec):
+        example = (f"@kerasport.register_converter('ops.{spec.class_name}')\n        def "
+                   "convert(ctx, inputs): ...  # return [ctx.op(...)] (see the README)")
+        return ("this keras.ops operation is not supported yet",
+                "see docs/layers.md for the supported operations (ops.*); or register a "
+                f"converter:\n        {example}")
     module = spec.module or ""
     custom = (spec.registered_name and ">" in spec.registered_name) or (
         module and not module.startswith("keras"))
@@ -72,12 +78,27 @@ def _hint_for_unknown(spec: LayerSpec) -> tuple[str, str]:
             f"{example}")
 
 
+MAX_RANK = 32
+MAX_DIM = 1 << 31
+INPUT_DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                "uint64"}
+
+
 def _input_value(builder: Builder, layer: LayerSpec) -> str:
     cfg = layer.config
     shape = cfg.get("batch_shape")
     if shape is None:
         raise ModelFileError(f"input layer '{layer.name}' has no shape in the config")
+    ok = isinstance(shape, (list, tuple)) and 1 <= len(shape) <= MAX_RANK and all(
+        d is None or (isinstance(d, int) and not isinstance(d, bool) and 0 <= d < MAX_DIM)
+        for d in shape)
+    if not ok:
+        raise ModelFileError(f"input layer '{layer.name}' has an unreadable shape in the "
+                             f"config: {str(shape)[:200]}")
     dtype = cfg.get("dtype") or "float32"
+    if not isinstance(dtype, str) or dtype not in FLOAT_DTYPES | INPUT_DTYPES:
+        raise ModelFileError(f"input layer '{layer.name}' has an unsupported dtype "
+                             f"{str(dtype)[:100]!r}")
     dtype = "float32" if dtype in FLOAT_DTYPES else dtype
     return builder.input(layer.name, (None, *shape[1:]), dtype)
 
@@ -136,13 +157,23 @@ class _Walker:
                     continue
                 state[key] = "open"
                 stack.append((key, True))
-                stack.extend((d, False) for d in reversed(deps(key)) if d not in state)
+                for d in reversed(deps(key)):
+                    if state.get(d) == "open":
+                        raise ModelFileError(
+                            f"layer '{d[0]}' (call {d[1]}) depends on its own output: the "
+                            "model's graph has a cycle, so the file is corrupt")
+                    if d not in state:
+                        stack.append((d, False))
         return order
 
     def _resolve(self, memo, scope: str, ref: TensorRef) -> str:
         outs = memo.get((ref.layer, ref.node))
-        if outs is None or ref.index >= len(outs):
+        if outs is None:
             return self.b.poison(f"{scope}{ref.layer}")
+        if ref.index >= len(outs):
+            raise ModelFileError(f"the model config refers to output {ref.index} of layer "
+                                 f"'{scope}{ref.layer}' (call {ref.node}), which has "
+                                 f"{len(outs)}; the file is corrupt")
         return outs[ref.index]
 
     def _convert(self, layer: LayerSpec, node_idx: int, spec: ModelSpec, weights: WeightSource,
@@ -167,7 +198,8 @@ class _Walker:
         if reg is None:
             reason, hint = _hint_for_unknown(layer)
             if node_idx == 0:
-                self.issues.append(LayerIssue(layer.name, layer.class_name, reason, None, hint))
+                self.issues.append(LayerIssue(layer.name, layer.class_name, reason, None, hint,
+                                              "operation" if is_operation(layer) else "layer"))
             return None
         ctx = LayerContext(self.b, layer, name,
                            lambda: self._read_weights(weights, layer.name, scope),
@@ -188,13 +220,16 @@ class _Walker:
             if node_idx == 0 and (not poisoned or exc.issue.key):
                 self.issues.append(exc.issue)
             return None
-        except WeightsError:
+        except ModelFileError:  # (WeightsError too): the file is at fault, not this layer
             raise
         except Exception as exc:
             if not poisoned:
                 self.issues.append(LayerIssue(
-                    layer.name, layer.class_name, f"conversion failed: {exc}", None,
-                    "this looks like a kerasport bug; please report it with the model config"))
+                    layer.name, layer.class_name,
+                    f"conversion failed ({type(exc).__name__}: {str(exc)[:200]}): the config "
+                    "holds something unexpected", None,
+                    "if Keras itself loads this file, this is a kerasport bug: please report "
+                    "it with the model config", ctx.kind))
             return None
         return list(outputs)
 

@@ -62,10 +62,21 @@ def load_builtin_converters() -> None:
     import kerasport.keras.layers  # noqa: F401
 
 
+# modules of Keras 3 operations recorded in functional models (keras.ops calls, and the
+# Operation classes of keras.activations such as ReLU and Mish)
+OPERATION_MODULES = ("keras.src.ops", "keras.src.activations")
+
+
+def is_operation(spec: LayerSpec) -> bool:
+    """True for a recorded Keras 3 operation (converted by the ``ops.<Class>`` converter)."""
+    module = spec.module
+    return isinstance(module, str) and module.startswith(OPERATION_MODULES)
+
+
 def find_converter(spec: LayerSpec) -> Registration | None:
     """The converter for a layer: by registered name first, then by class name."""
     load_builtin_converters()
-    if (spec.module or "").startswith("keras.src.ops"):
+    if is_operation(spec):
         return CONVERTERS.get(f"ops.{spec.class_name}")
     for key in (spec.registered_name, spec.class_name):
         if key and key in CONVERTERS:
@@ -91,6 +102,7 @@ class LayerContext:
         self.scope = scope
         self.layer_name = spec.name
         self.class_name = spec.class_name
+        self.kind = "operation" if is_operation(spec) else "layer"
         self.config = spec.config
         self.keras_major = keras_major
         self.call = call
@@ -112,7 +124,8 @@ class LayerContext:
     def require(self, ok: bool, key: str | None, reason: str, hint: str | None = None) -> None:
         """Stop converting this layer (reported with every other issue) unless ``ok``."""
         if not ok:
-            raise LayerUnsupported(LayerIssue(self.layer_name, self.class_name, reason, key, hint))
+            raise LayerUnsupported(LayerIssue(self.layer_name, self.class_name, reason, key, hint,
+                                              self.kind))
 
     def channels_last(self) -> None:
         """Require data_format channels_last."""
@@ -170,7 +183,7 @@ class LayerContext:
         shape = self.shape(value)
         if shape is None:
             raise LayerUnsupported(LayerIssue(self.layer_name, self.class_name,
-                                              "input rank unknown"))
+                                              "input rank unknown", kind=self.kind))
         return len(shape)
 
     def activation(self, x: str, name: Any, suffix: str = "act") -> str:

@@ -99,9 +99,15 @@ def hard_sigmoid(ctx: ExportContext, node: Node) -> None:
 
 @emitter("HardSilu")
 def hard_silu(ctx: ExportContext, node: Node) -> None:
-    """x * relu6(x + 3) / 6 = HardSwish."""
+    """x * relu6(x + 3) / 6 = HardSwish (opset 14), else x * HardSigmoid(x)."""
     x, layout = _unary(ctx, node)
-    ctx.set(node.outputs[0], ctx.add("HardSwish", [x], node.outputs[0]), layout)
+    out = node.outputs[0]
+    if ctx.opset >= 14:
+        y = ctx.add("HardSwish", [x], out)
+    else:
+        gate = ctx.add("HardSigmoid", [x], f"{out}/gate", alpha=1.0 / 6.0, beta=0.5)
+        y = ctx.add("Mul", [x, gate], out)
+    ctx.set(out, y, layout)
 
 
 @emitter("Silu")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kerasport.export.onnx.activations import compose_named
 from kerasport.export.onnx.context import CL, TM, ExportContext
 from kerasport.export.onnx.sequence import BOOL, BOOL_TM, FLOAT, used
 from kerasport.ir.graph import Node
@@ -46,6 +47,9 @@ def activation(ctx: ExportContext, name: str | None, x: str, keras_major: int, b
                       f"{base}/erf")
         half = ctx.add("Mul", [x, _f(ctx, 0.5)], f"{base}/half")
         return ctx.add("Mul", [half, ctx.add("Add", [erf, _f(ctx, 1.0)], f"{base}/1+erf")], base)
+    newer = compose_named(ctx, str(name), x, base)  # celu, hard_tanh, soft_shrink ...
+    if newer is not None:
+        return newer
     raise ValueError(f"unsupported recurrent activation {name!r}")
 
 

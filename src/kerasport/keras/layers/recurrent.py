@@ -17,12 +17,14 @@ from kerasport.keras.config import (
 )
 from kerasport.keras.registry import LayerContext, find_converter, register_converter
 from kerasport.keras.weights import saving_names
+from kerasport.runtime.kernels.activations import NEWER_ACTIVATIONS
 
 _GATES = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}
 _STATES = {"SimpleRNN": 1, "LSTM": 2, "GRU": 1}
 # the activations the recurrent kernels apply (runtime.kernels.recurrent.activate)
 RNN_ACTIVATIONS = ("tanh", "sigmoid", "hard_sigmoid", "relu", "linear", "elu", "selu", "silu",
-                   "swish", "hard_silu", "hard_swish", "softplus", "softsign", "gelu")
+                   "swish", "hard_silu", "hard_swish", "softplus", "softsign", "gelu",
+                   *NEWER_ACTIVATIONS)
 
 
 def initial_states(ctx: LayerContext, inputs: list[str]) -> list[str]:

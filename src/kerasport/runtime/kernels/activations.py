@@ -179,3 +179,86 @@ def LogSoftmax(x, axis=-1):
     ax = tuple(axis) if isinstance(axis, (list, tuple)) else axis
     shifted = x - np.max(x, axis=ax, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=ax, keepdims=True))
+
+
+# ---- Keras 3's newer activations (keras.activations / keras.ops, TensorFlow backend) -----
+
+# activation name -> (op, attributes): Keras' defaults, which are also the kernels' defaults.
+# threshold has no defaults, so it exists only as a recorded operation (ops.Threshold).
+NEWER_ACTIVATIONS: dict[str, tuple[str, dict]] = {
+    "celu": ("Celu", {"alpha": 1.0}),
+    "hard_tanh": ("HardTanh", {}),
+    "log_sigmoid": ("LogSigmoid", {}),
+    "sparse_plus": ("SparsePlus", {}),
+    "sparse_sigmoid": ("SparseSigmoid", {}),
+    "squareplus": ("Squareplus", {"b": 4.0}),
+    "tanh_shrink": ("TanhShrink", {}),
+    "hard_shrink": ("HardShrink", {"threshold": 0.5}),
+    "soft_shrink": ("SoftShrink", {"threshold": 0.5}),
+}
+
+
+@kernel("Celu")
+def Celu(x, alpha=1.0):
+    """max(x, 0) + alpha * expm1(min(x, 0) / alpha)."""
+    a = np.float32(alpha)
+    return (np.maximum(x, 0) + a * np.expm1(np.minimum(x, 0) / a)).astype(x.dtype, copy=False)
+
+
+@kernel("HardTanh")
+def HardTanh(x):
+    """x clipped to [-1, 1]."""
+    return np.clip(x, x.dtype.type(-1), x.dtype.type(1))
+
+
+@kernel("LogSigmoid")
+def LogSigmoid(x):
+    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)): no overflow."""
+    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+
+
+@kernel("SparsePlus")
+def SparsePlus(x):
+    """0 for x <= -1, (x + 1)^2 / 4 for -1 < x < 1, x for x >= 1."""
+    mid = np.float32(0.25) * (x + 1) ** 2
+    return np.where(x <= -1, np.zeros((), x.dtype), np.where(x < 1, mid, x)).astype(
+        x.dtype, copy=False)
+
+
+@kernel("SparseSigmoid")
+def SparseSigmoid(x):
+    """0 for x <= -1, (x + 1) / 2 for -1 < x < 1, 1 for x >= 1."""
+    return np.clip(np.float32(0.5) * (x + 1), 0, 1).astype(x.dtype, copy=False)
+
+
+@kernel("Squareplus")
+def Squareplus(x, b=4.0):
+    """(x + sqrt(x^2 + b)) / 2."""
+    return ((x + np.sqrt(x * x + np.float32(b))) / np.float32(2)).astype(x.dtype, copy=False)
+
+
+@kernel("TanhShrink")
+def TanhShrink(x):
+    """x - tanh(x)."""
+    return x - np.tanh(x)
+
+
+@kernel("HardShrink")
+def HardShrink(x, threshold=0.5):
+    """x where |x| > threshold, else 0."""
+    return np.where(np.abs(x) > np.float32(threshold), x, np.zeros((), x.dtype))
+
+
+@kernel("SoftShrink")
+def SoftShrink(x, threshold=0.5):
+    """x - threshold above threshold, x + threshold below -threshold, else 0."""
+    t = np.float32(threshold)
+    y = np.where(x > t, x - t, np.where(x < -t, x + t, np.zeros((), x.dtype)))
+    return y.astype(x.dtype, copy=False)
+
+
+@kernel("Threshold")
+def Threshold(x, threshold=0.0, default_value=0.0):
+    """x where x > threshold, else default_value."""
+    y = np.where(x > np.float32(threshold), x, np.float32(default_value))
+    return y.astype(x.dtype, copy=False)

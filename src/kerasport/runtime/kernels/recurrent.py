@@ -13,17 +13,26 @@ import numpy as np
 
 from kerasport.ir.ops import kernel
 from kerasport.runtime.kernels.activations import (
+    Celu,
     Elu,
     Gelu,
+    HardShrink,
     HardSigmoid,
     HardSilu,
+    HardTanh,
+    LogSigmoid,
     Relu,
     Selu,
     Sigmoid,
     Silu,
     Softplus,
+    SoftShrink,
     Softsign,
+    SparsePlus,
+    SparseSigmoid,
+    Squareplus,
     Tanh,
+    TanhShrink,
 )
 from kerasport.runtime.kernels.conv import Conv
 from kerasport.runtime.kernels.linalg import Dense
@@ -55,6 +64,13 @@ def activate(name, x, keras_major=3):
         return Softsign(x)
     if name == "gelu":
         return Gelu(x)
+    # Keras 3's newer activations, with Keras' defaults (the kernels' defaults)
+    newer = {"celu": Celu, "hard_tanh": HardTanh, "log_sigmoid": LogSigmoid,
+             "sparse_plus": SparsePlus, "sparse_sigmoid": SparseSigmoid,
+             "squareplus": Squareplus, "tanh_shrink": TanhShrink, "hard_shrink": HardShrink,
+             "soft_shrink": SoftShrink}
+    if name in newer:
+        return newer[name](x)
     raise ValueError(f"unsupported recurrent activation {name!r}")
 
 
