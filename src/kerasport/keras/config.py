@@ -91,15 +91,33 @@ def flatten_refs(obj: Any) -> list[TensorRef]:
     return []
 
 
+def _is_index(obj: Any) -> bool:
+    return isinstance(obj, int) and not isinstance(obj, bool) and 0 <= obj < 1 << 31
+
+
 def _is_triple(obj: Any) -> bool:
     return (isinstance(obj, (list, tuple)) and len(obj) in (3, 4) and isinstance(obj[0], str)
-            and all(isinstance(i, int) for i in obj[1:3]))
+            and all(_is_index(i) for i in obj[1:3]))
+
+
+def tensor_ref(obj: Any, what: str = "tensor reference") -> TensorRef:
+    """``[layer, node, index]`` (Keras 2 adds a kwargs dict) -> TensorRef, checked: a layer
+    name and two non-negative integers (floats with integral values are accepted)."""
+    if isinstance(obj, (list, tuple)) and len(obj) in (3, 4) and isinstance(obj[0], str):
+        node, index = obj[1], obj[2]
+        if isinstance(node, float) and node.is_integer():
+            node = int(node)
+        if isinstance(index, float) and index.is_integer():
+            index = int(index)
+        if _is_index(node) and _is_index(index):
+            return TensorRef(obj[0], node, index)
+    raise ModelFileError(f"unreadable {what} in the model config: {str(obj)[:200]}")
 
 
 def _structure(obj: Any) -> Any:
     """input_layers/output_layers in either Keras version -> TensorRef, list or dict of them."""
-    if _is_triple(obj):
-        return TensorRef(obj[0], obj[1], obj[2])
+    if isinstance(obj, (list, tuple)) and len(obj) in (3, 4) and isinstance(obj[0], str):
+        return tensor_ref(obj, "model input/output")
     if isinstance(obj, dict):
         return {k: _structure(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -110,8 +128,9 @@ def _structure(obj: Any) -> Any:
 def _parse_k3_arg(obj: Any) -> Any:
     if isinstance(obj, dict):
         if obj.get("class_name") == "__keras_tensor__":
-            hist = obj["config"]["keras_history"]
-            return TensorRef(hist[0], int(hist[1]), int(hist[2]))
+            cfg = obj.get("config")
+            hist = cfg.get("keras_history") if isinstance(cfg, dict) else None
+            return tensor_ref(hist, "keras_history")
         return {k: _parse_k3_arg(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_parse_k3_arg(v) for v in obj]
@@ -128,16 +147,27 @@ def _parse_k2_kwarg(obj: Any) -> Any:
 
 def _parse_inbound(raw: list[Any], keras_major: int) -> list[CallNode]:
     nodes = []
+    if not isinstance(raw or [], list):
+        raise ModelFileError(f"unreadable inbound_nodes in the model config: {str(raw)[:200]}")
     for node in raw or []:
         if isinstance(node, dict):
             args = _parse_k3_arg(node.get("args", []))
             kwargs = _parse_k3_arg(node.get("kwargs", {}))
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise ModelFileError(f"unreadable call node in the model config: "
+                                     f"{str(node)[:200]}")
             nodes.append(CallNode(list(args), dict(kwargs)))
         else:
+            if not isinstance(node, list):
+                raise ModelFileError(f"unreadable call node in the model config: "
+                                     f"{str(node)[:200]}")
             if node and isinstance(node[0], str):  # TFOpLambda writes one bare entry
                 node = [node]
-            refs = [TensorRef(e[0], int(e[1]), int(e[2])) for e in node]
+            refs = [tensor_ref(e, "inbound node") for e in node]
             kwargs = node[0][3] if node and len(node[0]) > 3 and node[0][3] else {}
+            if not isinstance(kwargs, dict):
+                raise ModelFileError(f"unreadable call arguments in the model config: "
+                                     f"{str(kwargs)[:200]}")
             kwargs = {k: _parse_k2_kwarg(v) for k, v in kwargs.items()}
             args = [refs[0]] if len(refs) == 1 else [refs]
             nodes.append(CallNode(args, kwargs))
@@ -184,19 +214,51 @@ def normalise_layer_config(class_name: str, config: dict[str, Any]) -> dict[str,
     return cfg
 
 
+def _old_sequential(raw: dict[str, Any]) -> dict[str, Any]:
+    """Keras 2.0-2.2.2 stored a Sequential's config as the bare list of its layers (the dict
+    form with "layers" came in 2.2.3): give it the later form."""
+    if raw.get("class_name") == "Sequential" and isinstance(raw.get("config"), list):
+        name = raw.get("name") if isinstance(raw.get("name"), str) else "sequential"
+        layers = list(raw["config"])
+        first = layers[0].get("config") if layers and isinstance(layers[0], dict) else None
+        if isinstance(first, dict) and first.get("batch_input_shape") is not None:
+            # the Input those versions made for the first layer (and the call node it made,
+            # which the saved node indices count), explicit as later versions store it
+            layers.insert(0, {"class_name": "InputLayer", "config": {
+                "batch_input_shape": first["batch_input_shape"],
+                "dtype": first.get("dtype") or "float32", "sparse": False,
+                "name": f"{first.get('name')}_input"}})
+        return {**raw, "config": {"name": name, "layers": layers}}
+    return raw
+
+
+def _optional_str(raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ModelFileError(f"unreadable '{key}' of a layer in the model config: "
+                             f"{str(value)[:200]}")
+    return value
+
+
 def _layer_spec(raw: dict[str, Any], keras_major: int) -> LayerSpec:
+    if not isinstance(raw, dict):
+        raise ModelFileError(f"unreadable layer entry in the model config: {str(raw)[:200]}")
+    raw = _old_sequential(raw)
     class_name = raw.get("class_name")
     config = raw.get("config")
     if not isinstance(class_name, str) or not isinstance(config, dict):
         raise ModelFileError(f"unreadable layer entry in the model config: {str(raw)[:200]}")
     name = raw.get("name") or config.get("name")
+    if not isinstance(name, str) or not name:
+        raise ModelFileError(f"a '{class_name}' layer has no readable name in the model "
+                             f"config: {str(name)[:200]}")
     spec = LayerSpec(
         name=name,
         class_name=class_name,
         config=normalise_layer_config(class_name, config),
         inbound=_parse_inbound(raw.get("inbound_nodes", []), keras_major),
-        registered_name=raw.get("registered_name"),
-        module=raw.get("module"),
+        registered_name=_optional_str(raw, "registered_name"),
+        module=_optional_str(raw, "module"),
     )
     if not spec.module and "trainable" not in config and (
             "dtype" not in config or class_name in _OPS_WITH_DTYPE) and (
@@ -212,21 +274,27 @@ def _layer_spec(raw: dict[str, Any], keras_major: int) -> LayerSpec:
 
 def _input_shape_of(first: dict[str, Any], model_cfg: dict[str, Any]) -> list | None:
     cfg = first.get("config", {})
+    cfg = cfg if isinstance(cfg, dict) else {}
     for key in ("batch_shape", "batch_input_shape"):
-        if cfg.get(key):
+        if isinstance(cfg.get(key), (list, tuple)) and cfg[key]:
             return list(cfg[key])
-    if cfg.get("input_shape"):
+    if isinstance(cfg.get("input_shape"), (list, tuple)) and cfg["input_shape"]:
         return [None, *cfg["input_shape"]]
     shape = model_cfg.get("build_input_shape")
-    return list(shape) if shape else None
+    return list(shape) if isinstance(shape, (list, tuple)) and shape else None
 
 
 def _parse_sequential(name: str, cfg: dict[str, Any], keras_major: int) -> ModelSpec:
-    raw_layers = list(cfg.get("layers") or [])
+    raw_layers = cfg.get("layers") or []
+    if not isinstance(raw_layers, list) or not all(isinstance(r, dict) for r in raw_layers):
+        raise ModelFileError(f"Sequential model '{name}': unreadable layer list")
+    raw_layers = list(raw_layers)
     if not raw_layers:
         raise ModelFileError(f"Sequential model '{name}' has no layers")
     if raw_layers[0].get("class_name") == "InputLayer":
         input_raw = raw_layers.pop(0)
+        if not isinstance(input_raw.get("config"), dict):
+            raise ModelFileError(f"Sequential model '{name}': unreadable InputLayer config")
         input_cfg = normalise_layer_config("InputLayer", input_raw["config"])
     else:
         shape = _input_shape_of(raw_layers[0], cfg)
@@ -274,16 +342,33 @@ def _shift_refs(obj: Any, offsets: dict[str, int]) -> Any:
 
 def parse_model(raw: dict[str, Any], keras_major: int) -> ModelSpec:
     """A serialized model (``{"class_name": ..., "config": ...}``) -> ModelSpec."""
+    if not isinstance(raw, dict):
+        raise ModelFileError(f"the model config is a {type(raw).__name__}, not a serialized "
+                             "model (a JSON object with class_name and config)")
+    raw = _old_sequential(raw)
     class_name = raw.get("class_name")
     cfg = raw.get("config")
-    if class_name not in MODEL_CLASSES or not isinstance(cfg, dict):
+    if not isinstance(class_name, str) or class_name not in MODEL_CLASSES:
         raise ModelFileError(
-            f"the file holds a '{class_name}' object, not a Sequential or Functional model; "
-            "subclassed models cannot be read from their config (save a functional model)")
+            f"the file holds a {str(class_name)[:100]!r} object, not a Sequential or "
+            "Functional model; subclassed models cannot be read from their config (save a "
+            "functional model)")
+    if not isinstance(cfg, dict):
+        raise ModelFileError(f"the config of the {class_name} model is unreadable (a "
+                             f"{type(cfg).__name__}, not a JSON object)")
     name = cfg.get("name") or raw.get("name") or "model"
+    if not isinstance(name, str):
+        raise ModelFileError(f"unreadable model name in the config: {str(name)[:200]}")
     if class_name == "Sequential":
         return _parse_sequential(name, cfg, keras_major)
-    layers = [_layer_spec(r, keras_major) for r in cfg.get("layers", [])]
+    raw_layers = cfg.get("layers", [])
+    if not isinstance(raw_layers, list):
+        raise ModelFileError(f"model '{name}': unreadable layer list")
+    layers = [_layer_spec(r, keras_major) for r in raw_layers]
+    names = [layer.name for layer in layers]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ModelFileError(f"model '{name}' has two layers named '{dup}'")
     inputs = _structure(cfg.get("input_layers", []))
     outputs = _structure(cfg.get("output_layers", []))
     if keras_major < 3:
