@@ -25,8 +25,11 @@ def render() -> str:
     """The Markdown text of docs/layers.md."""
     load_builtin_converters()
     by_family: dict[str, list[str]] = {}
+    refused: list[str] = []  # recognised, and refused with a reason (fn.refused)
     for name, reg in CONVERTERS.items():
-        if reg.fn.__module__.startswith("kerasport.keras.layers."):
+        if getattr(reg.fn, "refused", False):
+            refused.append(name)
+        elif reg.fn.__module__.startswith("kerasport.keras.layers."):
             by_family.setdefault(reg.fn.__module__.rsplit(".", 1)[-1], []).append(name)
     lines = [
         "# Supported Keras layers",
@@ -45,6 +48,17 @@ def render() -> str:
         for name in sorted(by_family[family]):
             fn = CONVERTERS[name].fn
             lines.append(f"| {family} | `{name}` | `{fn.__name__}` | {_first_line(fn)} |")
+    if refused:
+        lines += [
+            "",
+            "## Recognised and refused",
+            "",
+            "These layers are named in the error with the reason and a hint, not converted.",
+            "",
+            "| Keras class | why |",
+            "|---|---|",
+        ]
+        lines += [f"| `{name}` | {_first_line(CONVERTERS[name].fn)} |" for name in sorted(refused)]
     lines += [
         "",
         "## Activation functions",

@@ -199,7 +199,7 @@ def unsupported_file(tmp_path_factory):
     x = k.layers.Conv2D(4, 3, data_format="channels_first", name="cf_conv")(inp)
     x = k.layers.Lambda(lambda t: t * 2.0, name="doubler")(x)
     x = k.layers.Reshape((4, 6))(x)
-    x = k.layers.Discretization(bin_boundaries=[0.0, 1.0], name="bins")(x)
+    x = k.layers.ReversibleEmbedding(10, 2, name="bins")(x)  # a class with no converter
     x = MyScale(name="my_scale")(x)
     model = k.Model(inp, x)
     randomize(model)
@@ -218,7 +218,7 @@ def test_one_error_lists_every_unsupported_layer(unsupported_file):
     assert "never executes code" in issues["doubler"].reason
     assert "register_converter" in issues["doubler"].hint
     assert "register_converter('tests>MyScale')" in issues["my_scale"].hint
-    assert issues["bins"].class_name == "Discretization"
+    assert issues["bins"].class_name == "ReversibleEmbedding"
     text = str(info.value)
     assert text.startswith("4 layers cannot be converted")
 

@@ -177,6 +177,22 @@ def test_huge_input_dimension(files, tmp_path):
         kerasport.load(path).make_reference()
 
 
+def test_config_asking_for_a_huge_output(tmp_path):
+    k = keras_module("k3")
+    inp = k.Input((4,), name="x")
+    model = k.Model(inp, k.layers.RepeatVector(2, name="rep")(k.layers.Dense(3)(inp)))
+    src = save(model, tmp_path / "rep.keras")
+    path = tmp_path / "huge.keras"
+
+    def edit(c):
+        next(layer for layer in c["config"]["layers"] if layer["name"] == "rep")[
+            "config"]["n"] = 1 << 40
+
+    _edit_config(src, path, edit)
+    with pytest.raises(ModelFileError, match="per sample"):
+        kerasport.load(path)
+
+
 # -- zip and compression failures ---------------------------------------------------------------
 
 
@@ -407,6 +423,12 @@ BUNDLE_EDITS = {
     "scale": lambda h, a: a.__setitem__("s0", np.ones(3, np.float32)),
     "object-array": lambda h, a: a.__setitem__("c1", np.array([{"a": 1}], dtype=object)),
     "version": lambda h, a: h.__setitem__("version", 99),
+    "attr-changes-shape": lambda h, a: next(
+        n for n in h["graph"]["nodes"] if n["op"] == "Pool")["attrs"].__setitem__(
+        "strides", [1, 1]),
+    "attr-bad-type": lambda h, a: next(
+        n for n in h["graph"]["nodes"] if n["op"] == "Pool")["attrs"].__setitem__(
+        "pool_size", "big"),
     "meta-list": lambda h, a: h.__setitem__("meta", []),
 }
 

@@ -132,9 +132,9 @@ def _read_header(f: IO[bytes], where: str, error: type[KerasportError]) -> tuple
             shape, fortran, dtype = fmt.read_array_header_2_0(f)
         else:
             raise ValueError(f"unsupported .npy format version {version}")
-    except (ValueError, SyntaxError, TypeError, EOFError, OSError, UnicodeDecodeError,
-            zipfile.BadZipFile) as exc:
-        raise error(f"{where}: not a readable .npy array ({exc})") from exc
+    except Exception as exc:  # numpy parses the header as Python literals: any failure
+        raise error(f"{where}: not a readable .npy array ({type(exc).__name__}: "
+                    f"{str(exc)[:200]})") from exc
     if dtype.hasobject or dtype.kind not in NUMERIC_KINDS or dtype.fields is not None:
         raise error(f"{where}: holds a {dtype} array; only plain numeric arrays are read "
                     "(never pickled objects)")

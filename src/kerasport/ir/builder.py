@@ -6,8 +6,32 @@ from typing import Any
 
 import numpy as np
 
+from kerasport.errors import ModelFileError
 from kerasport.ir.graph import Graph, Node, Value
 from kerasport.ir.ops import get_op
+
+# No value may hold more than this many elements per sample (8 GiB of float32): a config
+# asking for more is corrupt or hostile, and is refused before anything is allocated.
+MAX_SAMPLE_ELEMENTS = 1 << 31
+
+
+def sample_elements(shape: tuple | None) -> int:
+    """Elements per sample of ``shape`` (its known dims after the batch; 0 if unknown)."""
+    if not shape:
+        return 0
+    count = 1
+    for d in shape[1:]:
+        if isinstance(d, int):
+            count *= d
+    return count
+
+
+def check_size(shape: tuple | None, where: str) -> None:
+    """Raise ModelFileError if a value of ``shape`` would exceed MAX_SAMPLE_ELEMENTS."""
+    if sample_elements(shape) > MAX_SAMPLE_ELEMENTS:
+        raise ModelFileError(f"{where}: its output of shape {shape} would hold more than "
+                             f"{MAX_SAMPLE_ELEMENTS} values per sample; the model config is "
+                             "corrupt")
 
 
 class Builder:
@@ -57,6 +81,8 @@ class Builder:
         opdef = get_op(op)
         shapes = [None if i == "" else self.values[i].shape for i in inputs]
         out_shapes = opdef.shape(shapes, **attrs)
+        for shape in out_shapes:
+            check_size(shape, f"layer '{layer or name}' ({op})")
         # an op with a "dtype" attribute (Cast, masks) produces that dtype
         dtype = attrs["dtype"] if "dtype" in attrs else self.values[inputs[0]].dtype
         outs = [self.unique(name if i == 0 else f"{name}/out{i}") for i in range(n_out)]

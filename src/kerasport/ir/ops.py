@@ -50,6 +50,7 @@ def shape_rule(name: str):
 def _load_all() -> None:
     import kerasport.ir.shapes  # noqa: F401
     import kerasport.ir.shapes_attention  # noqa: F401
+    import kerasport.ir.shapes_preprocessing  # noqa: F401
     import kerasport.runtime.kernels  # noqa: F401
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from kerasport.errors import KerasportError, ModelFileError
+from kerasport.ir.builder import MAX_SAMPLE_ELEMENTS, sample_elements
 from kerasport.ir.graph import Graph, Node, Value
 from kerasport.ir.ops import all_ops, get_op
 
@@ -90,6 +91,28 @@ class _Check:
         return dict(attrs)
 
 
+def _check_shapes(c: _Check, i: int, node: Node, values: dict[str, Value]) -> None:
+    """The op's shape rule, run on the declared input shapes, must accept its attributes and
+    agree with the declared output shapes (so attributes cannot ask for more memory than the
+    value table admits), and no value may exceed the per-sample size limit."""
+    shapes = [None if n == "" else values[n].shape for n in node.inputs]
+    try:
+        outs = get_op(node.op).shape(shapes, **node.attrs)
+    except Exception as exc:  # a shape rule rejecting its attributes: the bundle is bad
+        c.fail(f"node {i} ({node.op}, layer '{node.layer}'): attributes do not fit its "
+               f"inputs ({type(exc).__name__}: {str(exc)[:200]})")
+    for name, got in zip(node.outputs, outs):
+        want = values[name].shape
+        if got is not None and want is not None and (len(got) != len(want) or any(
+                isinstance(a, int) and isinstance(b, int) and a != b
+                for a, b in zip(got, want))):
+            c.fail(f"node {i} ({node.op}) computes shape {got} for '{name}', declared {want}")
+        for shape in (got, want):
+            if sample_elements(shape) > MAX_SAMPLE_ELEMENTS:
+                c.fail(f"value '{name}' would hold more than {MAX_SAMPLE_ELEMENTS} values per "
+                       "sample")
+
+
 def graph_from_json(data: Any, constants: dict[str, np.ndarray], where: str) -> Graph:
     """Check ``data`` (a bundle's graph JSON) against ``constants`` and build the Graph."""
     c = _Check(where)
@@ -139,8 +162,10 @@ def graph_from_json(data: Any, constants: dict[str, np.ndarray], where: str) -> 
                 c.fail(f"node {i} ({op}) output '{name}' is defined twice or has no value "
                        "entry")
             defined.add(name)
-        nodes.append(Node(op, node_in, node_out, c.attrs(op, raw.get("attrs", {}),
-                                                         len(node_in)), layer))
+        node = Node(op, node_in, node_out, c.attrs(op, raw.get("attrs", {}), len(node_in)),
+                    layer)
+        _check_shapes(c, i, node, values)
+        nodes.append(node)
     for name in outputs:
         if name not in defined:
             c.fail(f"output '{name}' is never computed")

@@ -143,13 +143,15 @@ def read_keras_archive(path: str) -> KerasFile:
             raise ModelFileError(f"{path}: missing model.weights.h5 (sharded or npz weight "
                                  "storage is not supported yet)")
         weights_bytes = read_entry(zf, "model.weights.h5", path)
+        assets = {n[len("assets/"):]: read_entry(zf, n, path) for n in sorted(names)
+                  if n.startswith("assets/") and not n.endswith("/")}
     version = str(meta.get("keras_version", "3"))
     major = _major(version)
     spec = parse_model(config, major)
     h5 = open_h5(io.BytesIO(weights_bytes), f"{path} (model.weights.h5)",
                  os.path.getsize(path))
     top = [(layer_name, cls) for layer_name, cls in spec.weight_layers]
-    return KerasFile(path, "keras", version, spec, KerasV3Weights(h5, top, major), h5)
+    return KerasFile(path, "keras", version, spec, KerasV3Weights(h5, top, major, assets), h5)
 
 
 def _no_config(h5: Any, path: str) -> ModelFileError:

@@ -96,6 +96,12 @@ def _input_value(builder: Builder, layer: LayerSpec) -> str:
         raise ModelFileError(f"input layer '{layer.name}' has an unreadable shape in the "
                              f"config: {str(shape)[:200]}")
     dtype = cfg.get("dtype") or "float32"
+    if dtype == "string":
+        raise ModelFileError(
+            f"input '{layer.name}' takes strings: the model starts with text preprocessing "
+            "(StringLookup, TextVectorization ...), and kerasport runs numeric tensors only; "
+            "apply that layer outside the model (its vocabulary is layer.get_vocabulary()) and "
+            "convert the model that takes the ids")
     if not isinstance(dtype, str) or dtype not in FLOAT_DTYPES | INPUT_DTYPES:
         raise ModelFileError(f"input layer '{layer.name}' has an unsupported dtype "
                              f"{str(dtype)[:100]!r}")
@@ -205,6 +211,7 @@ class _Walker:
                            lambda: self._read_weights(weights, layer.name, scope),
                            spec.keras_major, call)
         ctx.resolve = lambda ref: self._resolve(memo, scope, ref)
+        ctx.assets = lambda: weights.assets(layer.name)
         ctx.run_wrapped_model = lambda sub, values: self._wrapped(layer.name, sub, values,
                                                                   weights, name)
         ctx.input_masks = masks

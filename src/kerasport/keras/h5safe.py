@@ -11,7 +11,12 @@ file.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
+import signal
+import sys
+import time
 from typing import Any
 
 import h5py
@@ -23,6 +28,7 @@ from kerasport.io import MAX_ARRAY_RANK, budget_hint, byte_budget
 MAX_OBJECTS = 200_000
 MAX_DEPTH = 64
 MAX_ATTR_BYTES = 64 << 20
+PROBE_BASE_SECONDS = 3.0
 # what h5py and libhdf5 raise on damaged files
 H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError,
              AttributeError, UnicodeError, OverflowError, SystemError)
@@ -36,9 +42,10 @@ def _declared_bytes(shape: tuple | None, dtype: np.dtype) -> int:
 
 
 class _Scan:
-    def __init__(self, where: str, budget: int):
+    def __init__(self, where: str, budget: int, read_all: bool = False):
         self.where = where
         self.budget = budget
+        self.read_all = read_all  # also read every attribute value and dataset (the probe)
         self.objects = 0
         self.total = 0
 
@@ -51,6 +58,8 @@ class _Scan:
             size = _declared_bytes(aid.shape, aid.dtype)
             if size > MAX_ATTR_BYTES:
                 self.fail(f"attribute '{name}' of '{path}' declares {size} bytes")
+            if self.read_all:
+                obj.attrs[name]
 
     def dataset(self, ds: h5py.Dataset, path: str) -> None:
         if ds.is_virtual:
@@ -72,6 +81,8 @@ class _Scan:
             self.fail(f"dataset '{path}' declares shape {shape} ({size} bytes): the file's "
                       f"datasets declare more than its budget of {self.budget} bytes; the "
                       f"file is corrupt or hostile; {budget_hint()}")
+        if self.read_all and dtype.kind in "biuf":
+            ds[()]
 
     def group(self, group: h5py.Group, path: str, depth: int) -> None:
         if depth > MAX_DEPTH:
@@ -99,9 +110,10 @@ class _Scan:
                 self.fail(f"'{child}' is neither a group nor a dataset")
 
 
-def check_h5(h5: h5py.File, where: str, file_bytes: int) -> None:
-    """Walk every object of ``h5`` once and raise ModelFileError on anything unsafe."""
-    scan = _Scan(where, byte_budget(file_bytes))
+def check_h5(h5: h5py.File, where: str, file_bytes: int, read_all: bool = False) -> None:
+    """Walk every object of ``h5`` once and raise ModelFileError on anything unsafe (with
+    ``read_all``, also read every attribute value and numeric dataset)."""
+    scan = _Scan(where, byte_budget(file_bytes), read_all)
     try:
         scan.group(h5, "/", 0)
     except KerasportError:
@@ -113,22 +125,93 @@ def check_h5(h5: h5py.File, where: str, file_bytes: int) -> None:
                              f"{exc})") from exc
 
 
-def open_h5(data: Any, where: str, file_bytes: int | None = None) -> h5py.File:
-    """Open HDF5 ``data`` (a path or a file object) read-only and check it with
-    :func:`check_h5`; ``where`` names the file in messages."""
-    if file_bytes is None:
-        file_bytes = os.path.getsize(data) if isinstance(data, str) else 0
+def _open_and_check(data: Any, where: str, file_bytes: int, read_all: bool) -> h5py.File:
     try:
         # no file locking: reading must work on read-only media and never block on a lock
         h5 = h5py.File(data, "r", locking=False)
     except H5_ERRORS as exc:
         raise ModelFileError(f"{where}: the HDF5 data is corrupt or truncated ({exc})") from exc
     try:
-        check_h5(h5, where, file_bytes)
+        check_h5(h5, where, file_bytes, read_all)
     except BaseException:
         h5.close()
         raise
     return h5
+
+
+def probe_seconds(file_bytes: int) -> float:
+    """How long the probe may take: a few seconds, plus one per 20 MB of file."""
+    return PROBE_BASE_SECONDS + file_bytes / 20e6
+
+
+def _probe(data: Any, where: str, file_bytes: int) -> None:
+    """Do every read the reader will do (open, scan, every attribute and dataset) in a forked
+    child with a deadline first: a corrupt HDF5 file can make libhdf5 spin forever or crash
+    inside one call, which no in-process check can interrupt. libhdf5 is deterministic, so
+    once the child got through, the same reads are safe here."""
+    if not hasattr(os, "fork") or sys.platform != "linux" or os.environ.get(
+            "KERASPORT_NO_HDF5_PROBE"):
+        return
+    read_fd, write_fd = os.pipe()
+    lock = getattr(getattr(h5py, "_objects", None), "phil", None)
+    with lock if lock is not None else contextlib.nullcontext():
+        pid = os.fork()
+    if pid == 0:  # the child: report and leave without running the parent's exit handlers
+        status = b"ok"
+        try:
+            os.close(read_fd)
+            if hasattr(data, "seek"):
+                data.seek(0)
+            _open_and_check(data, where, file_bytes, read_all=True).close()
+        except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
+            status = f"{type(exc).__name__}\0{exc}".encode("utf-8", "replace")[:4000]
+        finally:
+            try:
+                os.write(write_fd, status)
+            finally:
+                os._exit(0)
+    os.close(write_fd)
+    deadline = time.monotonic() + probe_seconds(file_bytes)
+    chunks: list[bytes] = []
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([read_fd], [], [], max(left, 0))
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+                raise ModelFileError(
+                    f"{where}: the HDF5 library did not finish reading this file's metadata "
+                    f"in {probe_seconds(file_bytes):.0f} s (it loops on corrupt structures); "
+                    "the file is corrupt")
+            chunk = os.read(read_fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read_fd)
+        _, code = os.waitpid(pid, 0)
+    status = b"".join(chunks)
+    if status == b"ok":
+        return
+    if not status:
+        raise ModelFileError(f"{where}: the HDF5 library crashed reading this file (exit "
+                             f"status {code}); the file is corrupt")
+    kind, _, message = status.decode("utf-8", "replace").partition("\0")
+    if kind in ("ModelFileError", "WeightsError"):
+        raise ModelFileError(message)
+    raise ModelFileError(f"{where}: the HDF5 data is corrupt ({kind}: {message[:300]})")
+
+
+def open_h5(data: Any, where: str, file_bytes: int | None = None) -> h5py.File:
+    """Open HDF5 ``data`` (a path or a file object) read-only and check it with
+    :func:`check_h5` (after a probe in a child process, see :func:`_probe`); ``where`` names
+    the file in messages."""
+    if file_bytes is None:
+        file_bytes = os.path.getsize(data) if isinstance(data, str) else 0
+    _probe(data, where, file_bytes)
+    if hasattr(data, "seek"):
+        data.seek(0)
+    return _open_and_check(data, where, file_bytes, read_all=False)
 
 
 def read_attr(h5: h5py.Group, name: str, where: str) -> Any:

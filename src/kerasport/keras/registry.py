@@ -117,6 +117,9 @@ class LayerContext:
         # (Keras 3's MultiHeadAttention strips its inputs' masks); set by the walk
         self.mask_of: Callable[[str], str | None] = lambda value: None
         self.drop_mask: Callable[[str], Any] = lambda value: None
+        # files Keras stored for this layer in the archive's assets/ (a lookup layer's
+        # vocabulary.txt), by file name; set by the walk
+        self.assets: Callable[[], dict[str, bytes]] = dict
         # converts a model wrapped by this layer (ModelSpec, input values) -> output values
         self.run_wrapped_model: Callable[[Any, list[str]], list[str]] | None = None
 

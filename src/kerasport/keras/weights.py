@@ -65,6 +65,10 @@ class WeightSource(Protocol):
         """The source for the model wrapped by layer ``name`` (TimeDistributed(model))."""
         ...
 
+    def assets(self, name: str) -> dict[str, bytes]:
+        """Files Keras stored for layer ``name`` (a lookup layer's vocabulary.txt), by name."""
+        ...
+
 
 def _read(ds: Any, where: str) -> np.ndarray:
     if not isinstance(ds, h5py.Dataset):
@@ -83,12 +87,15 @@ def _walk(group: h5py.Group, layer: str, prefix: str) -> Weights:
     out: Weights = []
     if "vars" in group:
         vars_ = group["vars"]
-        if not isinstance(vars_, h5py.Group) or sorted(vars_) != sorted(
-                str(i) for i in range(len(vars_))):
-            raise WeightsError(f"the weights of layer '{layer}' ({prefix}vars) are not "
-                               "numbered 0..n-1")
-        out += [(f"{prefix}vars/{i}", _read(vars_[str(i)], f"{layer}/{prefix}vars/{i}"))
-                for i in range(len(vars_))]
+        if not isinstance(vars_, h5py.Group):
+            raise WeightsError(f"the weights of layer '{layer}' ({prefix}vars) are not a group")
+        keys = list(vars_)
+        numbered = sorted(keys) == sorted(str(i) for i in range(len(keys)))
+        # variables are numbered in creation order; a layer's own store (the lookup layers'
+        # idf_weights) names them instead
+        order = [str(i) for i in range(len(keys))] if numbered else sorted(keys)
+        out += [(f"{prefix}vars/{k}", _read(vars_[k], f"{layer}/{prefix}vars/{k}"))
+                for k in order]
     for key in sorted(k for k in group if k != "vars"):
         if isinstance(group[key], h5py.Group):
             out += _walk(group[key], layer, f"{prefix}{key}/")
@@ -98,9 +105,14 @@ def _walk(group: h5py.Group, layer: str, prefix: str) -> Weights:
 class KerasV3Weights:
     """Weights of a .keras archive: ``layers/<snake_case class>[_<k>]/vars/<i>``."""
 
-    def __init__(self, group: h5py.Group, layers: list[tuple[str, str]], keras_major: int):
+    def __init__(self, group: h5py.Group, layers: list[tuple[str, str]], keras_major: int,
+                 archive_assets: dict[str, bytes] | None = None, prefix: str = ""):
         self.group = group
         self.keras_major = keras_major
+        # the archive's assets/ entries (path below assets/ -> bytes), and where this model's
+        # objects sit in the saving walk ("" for the top model)
+        self.archive_assets = archive_assets or {}
+        self.prefix = prefix
         classes = [c for _, c in layers]
         paths = saving_names(classes, keras_major)
         if keras_major < 3 and "layers" in group:  # the snake_case of older Keras 2 releases
@@ -124,13 +136,23 @@ class KerasV3Weights:
         group = self._group(name)
         if group is None:
             raise WeightsError(f"no weights stored for nested model '{name}'")
-        return KerasV3Weights(group, layers, self.keras_major)
+        return KerasV3Weights(group, layers, self.keras_major, self.archive_assets,
+                              f"{self.prefix}layers/{self.paths[name]}/")
 
     def wrapped(self, name: str, layers: list[tuple[str, str]]) -> WeightSource:
         group = self._group(name)
         if group is None or "layer" not in group:
             raise WeightsError(f"no weights stored for the model wrapped by '{name}'")
-        return KerasV3Weights(group["layer"], layers, self.keras_major)
+        return KerasV3Weights(group["layer"], layers, self.keras_major, self.archive_assets,
+                              f"{self.prefix}layers/{self.paths[name]}/layer/")
+
+    def assets(self, name: str) -> dict[str, bytes]:
+        path = self.paths.get(name)
+        if path is None:
+            return {}
+        base = f"{self.prefix}layers/{path}/"
+        return {k[len(base):]: v for k, v in self.archive_assets.items()
+                if k.startswith(base) and "/" not in k[len(base):]}
 
 
 class H5Weights:
@@ -165,6 +187,9 @@ class H5Weights:
     def wrapped(self, name: str, layers: list[tuple[str, str]]) -> WeightSource:
         return H5NestedWeights(self._entries(name))
 
+    def assets(self, name: str) -> dict[str, bytes]:
+        return {}  # .h5 files keep no assets
+
 
 class H5NestedWeights:
     """The flat weight list of a nested model in a .h5 file, split by layer name."""
@@ -184,3 +209,6 @@ class H5NestedWeights:
 
     def wrapped(self, name: str, layers: list[tuple[str, str]]) -> WeightSource:
         return H5NestedWeights(self._select(name))
+
+    def assets(self, name: str) -> dict[str, bytes]:
+        return {}

@@ -18,7 +18,7 @@ from kerasport.ir.bundle import atomic_write
 DEFAULT_OPSET = 17
 MIN_OPSET = 13
 _FAMILIES = ("conv", "elementwise", "norm", "shape", "recurrent", "sequence",
-             "attention", "conv_recurrent", "activations")
+             "attention", "conv_recurrent", "preprocessing", "activations")
 
 
 def _require_onnx():

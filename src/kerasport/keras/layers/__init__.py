@@ -4,6 +4,8 @@ from kerasport.keras.layers import (  # noqa: F401
     activations,
     applications,
     attention,
+    augmentation,
+    categorical,
     conv,
     conv_recurrent,
     core,

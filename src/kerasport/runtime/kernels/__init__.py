@@ -9,6 +9,7 @@ from kerasport.runtime.kernels import (  # noqa: F401
     mask,
     norm,
     pool,
+    preprocessing,
     recurrent,
     resize,
     shape,
