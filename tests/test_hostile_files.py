@@ -550,3 +550,19 @@ def test_cli_internal_error_is_one_line(tmp_path, monkeypatch, capsys):
     assert err.startswith("error: internal error ZeroDivisionError") and err.count("\n") == 1
     with pytest.raises(ZeroDivisionError):
         main(["--debug", "verify", "whatever.npz"])
+
+
+def test_op_count_is_bounded(files, monkeypatch):
+    # nested models calling nested models multiply: the walk stops at a fixed op count
+    monkeypatch.setattr("kerasport.ir.builder.MAX_NODES", 2)
+    with pytest.raises(ModelFileError, match="expands to more than 2 ops"):
+        kerasport.load(files["k3.keras"])
+
+
+def test_not_a_regular_file_and_bundle_inspect(tmp_path, bundle, capsys):
+    fifo = tmp_path / "pipe.keras"
+    os.mkfifo(fifo)
+    with pytest.raises(ModelFileError, match="not a regular file"):
+        kerasport.load(fifo)
+    assert main(["inspect", str(bundle)]) == 2
+    assert "bundle" in capsys.readouterr().err

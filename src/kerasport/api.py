@@ -20,6 +20,8 @@ def _check_path(path: str | os.PathLike) -> str:
     if os.path.isdir(path):
         raise ModelFileError(f"{path}: is a directory (a TensorFlow SavedModel?); kerasport "
                              "reads .keras and .h5 files and its own bundles")
+    if not os.path.isfile(path):
+        raise ModelFileError(f"{path}: not a regular file")
     return path
 
 
@@ -49,6 +51,9 @@ def load(path: str | os.PathLike, optimize_graph: bool = True) -> Model:
 def inspect_file(path: str | os.PathLike) -> Conversion:
     """Convert without raising on unsupported layers: rows for ``kerasport inspect``."""
     path = _check_path(path)
+    if sniff(path) == "zip" and is_bundle(path):
+        raise ModelFileError(f"{path}: a kerasport bundle; `inspect` lists the layers of "
+                             ".keras and .h5 model files (check a bundle with `verify`)")
     kf = read_keras_file(path)
     try:
         with guarded(path):

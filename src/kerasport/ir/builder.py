@@ -13,6 +13,8 @@ from kerasport.ir.ops import get_op
 # No value may hold more than this many elements per sample (8 GiB of float32): a config
 # asking for more is corrupt or hostile, and is refused before anything is allocated.
 MAX_SAMPLE_ELEMENTS = 1 << 31
+# No model is this large (the largest keras.applications model has a few thousand ops).
+MAX_NODES = 1_000_000
 
 
 def sample_elements(shape: tuple | None) -> int:
@@ -78,6 +80,10 @@ class Builder:
            layer: str = "", n_out: int = 1) -> Any:
         """Add a node, inferring its output shapes; returns the output name (a list of names
         when ``n_out`` > 1). An input named "" is an absent optional input."""
+        if len(self.nodes) >= MAX_NODES:
+            raise ModelFileError(f"the model expands to more than {MAX_NODES} ops (at layer "
+                                 f"'{layer or name}'): nested models called within nested "
+                                 "models multiply; the config is corrupt or hostile")
         opdef = get_op(op)
         shapes = [None if i == "" else self.values[i].shape for i in inputs]
         out_shapes = opdef.shape(shapes, **attrs)
