@@ -15,7 +15,7 @@ from typing import IO
 from kerasport.errors import KerasportError, ModelFileError
 from kerasport.io import budget_hint, byte_budget
 
-MAX_ENTRIES = 100_000
+MAX_ENTRIES = 20_000  # a .keras file holds a handful, a bundle two per weight
 # zipfile's own failures, and those of the decompressors it drives
 ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
               RuntimeError, NotImplementedError, zlib.error, lzma.LZMAError, UnicodeError,

@@ -358,6 +358,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("error: interrupted (nothing was written)", file=sys.stderr)
+        return 130
     except Exception as exc:
         if args.debug:
             raise

@@ -159,6 +159,10 @@ def _probe(data: Any, where: str, file_bytes: int) -> None:
     if pid == 0:  # the child: report and leave without running the parent's exit handlers
         status = b"ok"
         try:
+            # the child ends itself if the parent is gone and nobody kills it (SIGALRM's
+            # default action, whatever handler the parent installed)
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+            signal.alarm(int(probe_seconds(file_bytes)) + 2)
             os.close(read_fd)
             if hasattr(data, "seek"):
                 data.seek(0)
@@ -187,9 +191,16 @@ def _probe(data: Any, where: str, file_bytes: int) -> None:
             if not chunk:
                 break
             chunks.append(chunk)
-    finally:
+    finally:  # (also on KeyboardInterrupt: never leave the child spinning)
         os.close(read_fd)
-        _, code = os.waitpid(pid, 0)
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            done, code = os.waitpid(pid, os.WNOHANG)
+            if not done:
+                os.kill(pid, signal.SIGKILL)
+                _, code = os.waitpid(pid, 0)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     status = b"".join(chunks)
     if status == b"ok":
         return
