@@ -108,6 +108,18 @@ def max_error(got: list[np.ndarray], want: list[np.ndarray]) -> float:
     return worst
 
 
+def every_format(make: Callable[[Any], Any], directory: Path) -> dict[str, Path]:
+    """``make(k)`` built with Keras 3 and tf_keras, randomised, saved as .keras and .h5:
+    paths keyed "k3.keras", "k3.h5", "k2.keras", "k2.h5"."""
+    out = {}
+    for flavour in ("k3", "k2"):
+        model = make(keras_module(flavour))
+        randomize(model)
+        for ext in ("keras", "h5"):
+            out[f"{flavour}.{ext}"] = save(model, directory / f"{flavour}.{ext}")
+    return out
+
+
 def save(model, path: Path) -> Path:
     """Save in the format given by the path's extension."""
     with warnings.catch_warnings():

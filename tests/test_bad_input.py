@@ -15,7 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from keras_models import keras_module, randomize, save
+from keras_models import every_format, keras_module, randomize, save
 
 import kerasport
 from kerasport import (
@@ -40,14 +40,7 @@ def small_model(k):
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """A small model saved in every format."""
-    d = tmp_path_factory.mktemp("models")
-    out = {}
-    for flavour in ("k3", "k2"):
-        model = small_model(keras_module(flavour))
-        randomize(model)
-        for ext in ("keras", "h5"):
-            out[f"{flavour}.{ext}"] = save(model, d / f"{flavour}.{ext}")
-    return out
+    return every_format(small_model, tmp_path_factory.mktemp("models"))
 
 
 # -- not a Keras file ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from keras_models import keras_module, randomize, save
+from keras_models import every_format, keras_module, save
 
 import kerasport
 from kerasport import InputError, KerasportError, ModelFileError
@@ -30,14 +30,7 @@ def _model(k):
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    d = tmp_path_factory.mktemp("hostile")
-    out = {}
-    for flavour in ("k3", "k2"):
-        model = _model(keras_module(flavour))
-        randomize(model)
-        for ext in ("keras", "h5"):
-            out[f"{flavour}.{ext}"] = save(model, d / f"{flavour}.{ext}")
-    return out
+    return every_format(_model, tmp_path_factory.mktemp("models"))
 
 
 def _copy(src: Path, dst: Path) -> Path:
