@@ -125,12 +125,16 @@ def check_h5(h5: h5py.File, where: str, file_bytes: int, read_all: bool = False)
                              f"{exc})") from exc
 
 
-def _open_and_check(data: Any, where: str, file_bytes: int, read_all: bool) -> h5py.File:
+def _open(data: Any, where: str) -> h5py.File:
     try:
         # no file locking: reading must work on read-only media and never block on a lock
-        h5 = h5py.File(data, "r", locking=False)
+        return h5py.File(data, "r", locking=False)
     except H5_ERRORS as exc:
         raise ModelFileError(f"{where}: the HDF5 data is corrupt or truncated ({exc})") from exc
+
+
+def _open_and_check(data: Any, where: str, file_bytes: int, read_all: bool) -> h5py.File:
+    h5 = _open(data, where)
     try:
         check_h5(h5, where, file_bytes, read_all)
     except BaseException:
@@ -144,14 +148,14 @@ def probe_seconds(file_bytes: int) -> float:
     return PROBE_BASE_SECONDS + file_bytes / 20e6
 
 
-def _probe(data: Any, where: str, file_bytes: int) -> None:
+def _probe(data: Any, where: str, file_bytes: int) -> bool:
     """Do every read the reader will do (open, scan, every attribute and dataset) in a forked
     child with a deadline first: a corrupt HDF5 file can make libhdf5 spin forever or crash
     inside one call, which no in-process check can interrupt. libhdf5 is deterministic, so
     once the child got through, the same reads are safe here."""
     if not hasattr(os, "fork") or sys.platform != "linux" or os.environ.get(
             "KERASPORT_NO_HDF5_PROBE"):
-        return
+        return False
     read_fd, write_fd = os.pipe()
     lock = getattr(getattr(h5py, "_objects", None), "phil", None)
     with lock if lock is not None else contextlib.nullcontext():
@@ -203,7 +207,7 @@ def _probe(data: Any, where: str, file_bytes: int) -> None:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     status = b"".join(chunks)
     if status == b"ok":
-        return
+        return True
     if not status:
         raise ModelFileError(f"{where}: the HDF5 library crashed reading this file (exit "
                              f"status {code}); the file is corrupt")
@@ -219,10 +223,12 @@ def open_h5(data: Any, where: str, file_bytes: int | None = None) -> h5py.File:
     the file in messages."""
     if file_bytes is None:
         file_bytes = os.path.getsize(data) if isinstance(data, str) else 0
-    _probe(data, where, file_bytes)
+    probed = _probe(data, where, file_bytes)
     if hasattr(data, "seek"):
         data.seek(0)
-    return _open_and_check(data, where, file_bytes, read_all=False)
+    if not probed:
+        return _open_and_check(data, where, file_bytes, read_all=False)
+    return _open(data, where)  # the child checked this very file: it is safe to read
 
 
 def read_attr(h5: h5py.Group, name: str, where: str) -> Any:
