@@ -136,6 +136,7 @@ def run_one(name, build, keras, workdir: Path, threads: int, repeats: int) -> di
 
     import kerasport
     from kerasport.export.onnx import export_onnx
+    from kerasport.metrics import max_relative_error
 
     model = build()
     x1, x32 = sample(model, 1, 0), sample(model, 32, 1)
@@ -174,7 +175,7 @@ def run_one(name, build, keras, workdir: Path, threads: int, repeats: int) -> di
         for path in files.values():
             sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
             outs.append(sess.run(None, {sess.get_inputs()[0].name: x1})[0])
-        row["diff"] = float(np.max(np.abs(outs[0] - outs[1])) / max(1.0, np.max(np.abs(outs[1]))))
+        row["diff"] = max_relative_error([outs[0]], [outs[1]])
     keras.backend.clear_session()
     return row
 
