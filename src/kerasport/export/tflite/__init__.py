@@ -12,12 +12,10 @@ import numpy as np
 
 from kerasport.export.tflite._deps import litert_interpreter_class
 from kerasport.export.tflite.check import FlexUnavailable, TFLiteCheck, compare
-from kerasport.export.tflite.convert import (
-    TFLiteConversionError,
-    convert_keras_file,
-    quiet_stderr,
-)
+from kerasport.export.tflite.convert import quiet_stderr
+from kerasport.export.tflite.job import TFLiteConversionError
 from kerasport.export.tflite.options import IO_TYPES, QUANT_MODES, TFLiteOptions
+from kerasport.export.tflite.worker import convert_keras_file
 from kerasport.ir.bundle import atomic_write
 
 __all__ = ["IO_TYPES", "QUANT_MODES", "TFLiteCheck", "TFLiteConversionError", "TFLiteOptions",
