@@ -29,7 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kerasport._text import table
-from kerasport.conversion import TARGETS, ConvertOptions, convert_with, default_output
+from kerasport.conversion import (
+    TARGETS,
+    ConversionResult,
+    ConvertOptions,
+    convert_with,
+    default_output,
+)
 from kerasport.errors import KerasportError
 
 TASK_KEYS = {"name", "convert_from", "convert_to", "output", "quantization", "skip", "options"}
@@ -58,7 +64,8 @@ class Task:
 
 @dataclass
 class TaskResult:
-    """How one task went: status is ok, FAILED or skipped."""
+    """How one task went: status is ok, FAILED or skipped; ``result`` is what
+    ``kerasport.convert`` returned when the task converted."""
 
     task: Task
     status: str
@@ -67,6 +74,7 @@ class TaskResult:
     size: int | None = None
     metric: str = ""
     error: str = ""
+    result: ConversionResult | None = None
 
 
 def _read_toml(path: str) -> Any:
@@ -207,7 +215,7 @@ def run_task(task: Task) -> TaskResult:
         return TaskResult(task, status, time.perf_counter() - start, _output(task),
                           error=error)
     return TaskResult(task, status, time.perf_counter() - start, result.output,
-                      _size(result.output), result.metric)
+                      _size(result.output), result.metric, result=result)
 
 
 def _output(task: Task) -> str | None:
