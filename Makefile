@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint docs clean fuzz fuzz-replay
+.PHONY: demo test lint docs docs-check clean fuzz fuzz-replay
 
 # `make fuzz`: the fuzzer (tests/fuzz) for FUZZ_SECONDS; failing cases go to FUZZ_FAILURES,
 # `make fuzz-replay [CASE=fuzz-failures/<case>]` reruns them.
@@ -38,8 +38,20 @@ fuzz: $(VENV)/.test
 fuzz-replay: $(VENV)/.test
 	PYTHONPATH=tests $(PY) -m fuzz replay $(CASE)
 
+# every generated page, from the code (layers) or from saved results (zoo, edge, benchmarks):
+# nothing is measured here; rerun the generators without --render to measure again
+DOC_GENERATORS := scripts/gen_layers_doc.py scripts/gen_zoo_doc.py scripts/gen_edge_doc.py \
+	benchmarks/markdown.py benchmarks/onnx_vs_keras.py
+
 docs: $(VENV)/.core
 	$(PY) scripts/gen_layers_doc.py
+	$(PY) scripts/gen_zoo_doc.py --render
+	$(PY) scripts/gen_edge_doc.py --render
+	$(PY) benchmarks/markdown.py
+	$(PY) benchmarks/onnx_vs_keras.py --render
+
+docs-check: $(VENV)/.core
+	@for g in $(DOC_GENERATORS); do $(PY) $$g --check || exit 1; done
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

@@ -24,7 +24,7 @@ from kerasport.bench.blas import reexec_without
 
 reexec_without(sys.argv)  # before anything heavy; returns if nothing is to be unset
 
-from markdown import write_markdown, write_plot  # noqa: E402
+from markdown import DOC, render, write_plot  # noqa: E402
 from models import BUILDERS, ROOT, model_file  # noqa: E402
 
 from kerasport.bench import format_report, run_bench  # noqa: E402
@@ -76,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         p.error(f"unknown models {unknown}; choose from {list(BUILDERS)}")
     results: dict[str, dict] = {}
-    if RESULTS.exists() and not args.fresh:
-        results = json.loads(RESULTS.read_text()).get("models", {})
+    previous: dict = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    if not args.fresh:
+        results = previous.get("models", {})
     env: dict = {}
     for name in names:
         path = model_file(name, Path(args.cache))
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = res
         env = {"threads": args.threads, "blas": describe_blas(res.get("blas", [])),
                "notes": "; ".join(res["notes"][1:]) or "none"}
-        RESULTS.write_text(json.dumps({"models": results}, indent=1))
+        RESULTS.write_text(json.dumps({**previous, "models": results}, indent=1))
     env = {"CPU": f"{_cpu()}, {os.cpu_count()} logical cores",
            "load average at the end": ", ".join(f"{v:.2f}" for v in os.getloadavg()),
            "python": platform.python_version(), "packages": _versions(), **env}
@@ -102,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     has_plot = write_plot(plot, results)
     if not has_plot:
         print("matplotlib not installed: no plot (pip install matplotlib)")
-    write_markdown(docs / "benchmarks.md", results, env, plot.name if has_plot else None)
-    print(f"wrote {docs / 'benchmarks.md'}" + (f" and {plot}" if has_plot else ""))
+    saved = {"models": results, "env": env, "plot": plot.name if has_plot else None}
+    RESULTS.write_text(json.dumps(saved, indent=1))
+    DOC.write_text(render(saved))
+    print(f"wrote {DOC}" + (f" and {plot}" if has_plot else ""))
     return 0
 
 

@@ -1,124 +1,125 @@
 """Convert the example digits CNN to TFLite in every quantization mode, run each file in
-LiteRT, and write docs/edge.md (and, with --readme, the table inside README.md's "Quantize for
-the edge" section, between the edge-table markers). Needs the ``tflite`` extra. Usage:
+LiteRT, save the figures to docs/edge.json and write docs/edge.md and the table inside
+README.md's "Quantize for the edge" section (between the edge-table markers). Running needs
+the ``tflite`` extra; --render and --check only read docs/edge.json. Usage:
 
-    python scripts/gen_edge_doc.py [--readme]
+    python scripts/gen_edge_doc.py            # run, save docs/edge.json, write both pages
+    python scripts/gen_edge_doc.py --render   # both pages from docs/edge.json, nothing run
+    python scripts/gen_edge_doc.py --check    # exit 1 if either page is not that rendering
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-import kerasport  # noqa: E402
-from kerasport.export.tflite import TFLiteOptions, TFLiteReport, export_tflite  # noqa: E402
-from kerasport.ir.bundle import atomic_write  # noqa: E402
+from docpage import between, publish, save_json  # noqa: E402
 
 EXAMPLES = ROOT / "examples"
-DOC = ROOT / "docs" / "edge.md"
-README = ROOT / "README.md"
+DOC, RESULTS, README = ROOT / "docs" / "edge.md", ROOT / "docs" / "edge.json", ROOT / "README.md"
 START, END = "<!-- edge-table:start -->", "<!-- edge-table:end -->"
 CALIBRATION_SAMPLES = 100
 MODES = [("none", "`--quantize none`"), ("float16", "`--quantize float16`"),
          ("dynamic", "`--quantize dynamic`"),
          ("int8", "`--quantize int8 --calibration x.npy`"),
          ("uint8", "`--quantize uint8 --calibration x.npy`")]
+COMMAND = "python scripts/gen_edge_doc.py --render"
 
 
-def run(workdir: Path) -> list[TFLiteReport]:
-    """One report per mode for the digits CNN (calibration ranges from the first 100
-    held-back images; checked on all 450)."""
+def run(workdir: Path) -> dict:
+    """The figures of every mode for the digits CNN (calibration ranges from the first 100
+    held-back images; checked on all 450), as saved in docs/edge.json."""
+    from importlib.metadata import version
+
+    import numpy as np
+
+    import kerasport
+    from kerasport.export.tflite import TFLiteOptions, export_tflite
+
     model = kerasport.load(EXAMPLES / "digits_cnn.keras")
     x = np.load(EXAMPLES / "digits_test_x.npy")
     y = np.load(EXAMPLES / "digits_test_y.npy")
-    reports = []
-    for mode, _ in MODES:
+    rows = []
+    for mode, flag in MODES:
         options = TFLiteOptions(mode, calibration_samples=CALIBRATION_SAMPLES)
         r = export_tflite(str(EXAMPLES / "digits_cnn.keras"), str(workdir / f"{mode}.tflite"),
                           model, options, [x], y)
-        print(f"{mode}: {r.size} bytes, accuracy {r.check.accuracy:.4f}", file=sys.stderr)
-        reports.append(r)
-    return reports
+        c = r.check
+        print(f"{mode}: {r.size} bytes, accuracy {c.accuracy:.4f}", file=sys.stderr)
+        rows.append({"mode": mode, "label": r.options.label, "flag": flag, "size": r.size,
+                     "n_samples": c.n_samples, "accuracy": c.accuracy,
+                     "float_accuracy": c.float_accuracy, "latency_ms": c.latency_ms,
+                     "max_error": c.max_error, "mean_abs_error": c.mean_abs_error,
+                     "top1_agreement": c.top1_agreement})
+    return {"tensorflow": version("tensorflow"), "litert": version("ai-edge-litert"),
+            "python": platform.python_version(), "machine": platform.machine(),
+            "cores": os.cpu_count(), "run": time.strftime("%Y-%m-%d"),
+            "calibration_samples": CALIBRATION_SAMPLES, "rows": rows}
 
 
-def table(reports: list[TFLiteReport]) -> str:
+def table(saved: dict) -> str:
     """The markdown table: one row per mode."""
-    base = reports[0].size
+    base = saved["rows"][0]["size"]
     rows = ["| mode | flag | size (KB) | vs float32 | accuracy | LiteRT latency (ms) | "
             "max error | mean abs error | same top-1 as float32 |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for r, (_, flag) in zip(reports, MODES):
-        c = r.check
-        rows.append(f"| {r.options.label} | {flag} | {r.size / 1024:.1f} | "
-                    f"{r.size / base:.1%} | {c.accuracy:.2%} | {c.latency_ms:.3f} | "
-                    f"{c.max_error:.1e} | {c.mean_abs_error:.1e} | {c.top1_agreement:.1%} |")
+    for r in saved["rows"]:
+        rows.append(f"| {r['label']} | {r['flag']} | {r['size'] / 1024:.1f} | "
+                    f"{r['size'] / base:.1%} | {r['accuracy']:.2%} | {r['latency_ms']:.3f} | "
+                    f"{r['max_error']:.1e} | {r['mean_abs_error']:.1e} | "
+                    f"{r['top1_agreement']:.1%} |")
     return "\n".join(rows)
 
 
-def render(reports: list[TFLiteReport]) -> str:
+def render(saved: dict) -> str:
     """docs/edge.md."""
-    from importlib.metadata import version
-
-    c = reports[0].check
+    first = saved["rows"][0]
     return "\n".join([
         "# TFLite quantization modes on the example model",
         "",
         "Generated by `scripts/gen_edge_doc.py` from a real run; do not edit. The digits CNN of",
         "`examples/` (38k parameters) is converted by `kerasport convert --to tflite` in every",
         "mode, each file is run in LiteRT and compared with kerasport's float32 runtime on the",
-        f"{c.n_samples} held-back images. Full-integer modes take their ranges from the first "
-        f"{CALIBRATION_SAMPLES}",
+        f"{first['n_samples']} held-back images. Full-integer modes take their ranges from the "
+        f"first {saved['calibration_samples']}",
         "of those images. Accuracy is on the held-back labels (float32 kerasport: "
-        f"{c.float_accuracy:.2%}).",
+        f"{first['float_accuracy']:.2%}).",
         "Latency: median of single-image invokes in LiteRT, 1 thread. Max error:",
         "max|tflite - float32| / max(1, max|float32|) on the probabilities.",
         "",
-        table(reports),
+        table(saved),
         "",
-        f"TensorFlow {version('tensorflow')}, LiteRT (ai-edge-litert) "
-        f"{version('ai-edge-litert')}, Python "
-        f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores; run "
-        f"{time.strftime('%Y-%m-%d')}.",
+        f"TensorFlow {saved['tensorflow']}, LiteRT (ai-edge-litert) {saved['litert']}, Python "
+        f"{saved['python']}, {saved['machine']}, {saved['cores']} cores; run {saved['run']}.",
         "",
     ])
 
 
-def update_readme(text: str) -> None:
-    """Replace the table between the edge-table markers of README.md."""
-    readme = README.read_text(encoding="utf-8")
-    if START not in readme or END not in readme:
-        raise SystemExit(f"README.md lacks the {START} ... {END} markers")
-    head, rest = readme.split(START, 1)
-    _, tail = rest.split(END, 1)
-    new = f"{head}{START}\n{text}\n{END}{tail}"
-    atomic_write(str(README), lambda tmp: Path(tmp).write_text(new, encoding="utf-8"))
-
-
 def main() -> int:
-    """Run the modes and write docs/edge.md (and README's table with --readme)."""
+    """Run the modes (or read docs/edge.json) and write or check docs/edge.md and README's
+    table."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--readme", action="store_true", help="also update README.md's table")
+    p.add_argument("--render", action="store_true", help="render from docs/edge.json only")
+    p.add_argument("--check", action="store_true", help="exit 1 if a page is stale")
     args = p.parse_args()
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as work:
-        reports = run(Path(work))
-    doc = render(reports)
-    atomic_write(str(DOC), lambda tmp: Path(tmp).write_text(doc, encoding="utf-8"))
-    print(f"wrote {DOC}")
-    if args.readme:
-        update_readme(table(reports))
-        print(f"updated the table in {README}")
-    return 0
+    if args.render or args.check:
+        saved = json.loads(RESULTS.read_text(encoding="utf-8"))
+    else:
+        with tempfile.TemporaryDirectory() as work:
+            saved = run(Path(work))
+        save_json(RESULTS, saved)
+    readme = between(README.read_text(encoding="utf-8"), START, END, table(saved))
+    return max(publish(DOC, render(saved), args.check, COMMAND),
+               publish(README, readme, args.check, COMMAND))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
 """Run every keras.applications architecture (scripts/zoo.py) and write docs/zoo.md.
 
 Each architecture runs in its own process (TensorFlow does not give memory back between big
-models). Results also go to docs/zoo.json. Needs the ``keras`` extra. Usage:
+models). Results also go to docs/zoo.json, which the page is rendered from. Running needs
+the ``keras`` extra; --render and --check do not. Usage:
 
     python scripts/gen_zoo_doc.py            # everything (about half an hour on 2 cores)
     python scripts/gen_zoo_doc.py --only ResNet50
+    python scripts/gen_zoo_doc.py --render   # docs/zoo.md from docs/zoo.json, nothing run
+    python scripts/gen_zoo_doc.py --check    # exit 1 if docs/zoo.md is not that rendering
 """
 
 from __future__ import annotations
@@ -22,20 +25,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]
 
-import zoo  # noqa: E402
+from docpage import publish, save_json  # noqa: E402
 
 ZOO_TOL = 1e-4
+DOC, RESULTS = ROOT / "docs" / "zoo.md", ROOT / "docs" / "zoo.json"
 
 
 def _one(arch_id: str, flavour: str) -> dict:
+    import zoo
+
     archs = zoo.ARCHS if flavour == "k3" else zoo.K2_ARCHS
     arch = next(a for a in archs if a.id == arch_id)
     with tempfile.TemporaryDirectory() as tmp:
         return zoo.as_dict(zoo.run(arch, Path(tmp), flavour=flavour))
 
 
-def render(results: list[dict]) -> str:
-    """Markdown table of the results."""
+def render(saved: dict) -> str:
+    """Markdown table of the saved results (docs/zoo.json: machine, run date, results)."""
+    results = saved["results"]
     lines = [
         "# keras.applications zoo",
         "",
@@ -44,8 +51,7 @@ def render(results: list[dict]) -> str:
         "`.keras` and `.h5`, converted by kerasport and compared with Keras' logits on two random",
         f"images. Pass: max error <= {ZOO_TOL:g} of the logits' scale.",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}; run {time.strftime('%Y-%m-%d')}.",
+        f"Machine: {saved['machine']}; run {saved['run']}.",
         "Times: conversion = `kerasport.load` of the file (max over formats); NumPy = one image,",
         "kerasport runtime, after a warm-up; Keras = the first call of the Keras model on two",
         "images (includes tracing, for scale only).",
@@ -75,19 +81,14 @@ def render(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    """Run the zoo and write docs/zoo.md and docs/zoo.json."""
-    p = argparse.ArgumentParser()
-    p.add_argument("--one", help=argparse.SUPPRESS)
-    p.add_argument("--flavour", default="k3", help=argparse.SUPPRESS)
-    p.add_argument("--only", nargs="*", help="architecture names to run")
-    args = p.parse_args()
-    if args.one:
-        print(json.dumps(_one(args.one, args.flavour)))
-        return 0
+def run_zoo(only: list[str] | None) -> dict:
+    """Run the architectures (each in its own process) and merge with the saved results when
+    only some are rerun."""
+    import zoo
+
     runs = [(a, "k3") for a in zoo.ARCHS] + [(a, "k2") for a in zoo.K2_ARCHS]
-    if args.only:
-        runs = [(a, f) for a, f in runs if a.name in args.only]
+    if only:
+        runs = [(a, f) for a, f in runs if a.name in only]
     results = []
     for arch, flavour in runs:
         start = time.time()
@@ -102,15 +103,34 @@ def main() -> int:
         results.append(row)
         print(f"{arch.id} ({flavour}): {row.get('max_error', row.get('error'))} "
               f"[{time.time() - start:.0f} s]", flush=True)
-    if args.only and (ROOT / "docs" / "zoo.json").exists():
+    if only and RESULTS.exists():
         # update the rows that were re-run, keep the others
         fresh = {(r["id"], r["keras"]): r for r in results}
-        old = json.loads((ROOT / "docs" / "zoo.json").read_text())
+        old = json.loads(RESULTS.read_text())["results"]
         results = [fresh.pop((r["id"], r["keras"]), r) for r in old] + list(fresh.values())
-    (ROOT / "docs" / "zoo.json").write_text(json.dumps(results, indent=1) + "\n")
-    (ROOT / "docs" / "zoo.md").write_text(render(results))
-    print("wrote docs/zoo.md")
-    return 0
+    return {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
+                       f"{platform.python_version()}",
+            "run": time.strftime("%Y-%m-%d"), "results": results}
+
+
+def main() -> int:
+    """Run the zoo and write docs/zoo.md and docs/zoo.json (or only render / check)."""
+    p = argparse.ArgumentParser()
+    p.add_argument("--one", help=argparse.SUPPRESS)
+    p.add_argument("--flavour", default="k3", help=argparse.SUPPRESS)
+    p.add_argument("--only", nargs="*", help="architecture names to run")
+    p.add_argument("--render", action="store_true", help="render from docs/zoo.json only")
+    p.add_argument("--check", action="store_true", help="exit 1 if docs/zoo.md is stale")
+    args = p.parse_args()
+    if args.one:
+        print(json.dumps(_one(args.one, args.flavour)))
+        return 0
+    if args.render or args.check:
+        saved = json.loads(RESULTS.read_text())
+    else:
+        saved = run_zoo(args.only)
+        save_json(RESULTS, saved)
+    return publish(DOC, render(saved), args.check, "python scripts/gen_zoo_doc.py --render")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import pytest
 from standalone import run_standalone
 
 import kerasport
+from kerasport.metrics import max_relative_error
 from kerasport.model import as_list
 
 TOL = 1e-5
@@ -97,15 +98,12 @@ def _flat(y) -> list:
 
 
 def max_error(got: list[np.ndarray], want: list[np.ndarray]) -> float:
-    """max|got - want| / max(1, max|want|) over all outputs."""
+    """max|got - want| / max(1, max|want|) over all outputs (kerasport.metrics), after
+    checking the output count and shapes."""
     assert len(got) == len(want), f"{len(got)} outputs, Keras has {len(want)}"
-    worst = 0.0
     for g, w in zip(got, want):
         assert g.shape == w.shape, f"shape {g.shape} != Keras' {w.shape}"
-        scale = max(1.0, float(np.max(np.abs(w)))) if w.size else 1.0
-        worst = max(worst, float(np.max(np.abs(g.astype(np.float64) - w))) / scale
-                    if w.size else 0.0)
-    return worst
+    return max_relative_error(list(got), list(want))
 
 
 def every_format(make: Callable[[Any], Any], directory: Path) -> dict[str, Path]:

@@ -28,9 +28,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from kerasport._text import table
+from kerasport.conversion import (
+    TARGETS,
+    ConversionResult,
+    ConvertOptions,
+    convert_with,
+    default_output,
+)
 from kerasport.errors import KerasportError
 
-TARGETS = ("bundle", "python", "onnx", "tflite", "edgetpu")
 TASK_KEYS = {"name", "convert_from", "convert_to", "output", "quantization", "skip", "options"}
 QUANT_KEYS = {"mode", "calibration", "labels", "io_type", "allow_tf_ops", "scale", "mean", "std",
               "calibration_samples"}
@@ -57,7 +64,8 @@ class Task:
 
 @dataclass
 class TaskResult:
-    """How one task went: status is ok, FAILED or skipped."""
+    """How one task went: status is ok, FAILED or skipped; ``result`` is what
+    ``kerasport.convert`` returned when the task converted."""
 
     task: Task
     status: str
@@ -66,6 +74,7 @@ class TaskResult:
     size: int | None = None
     metric: str = ""
     error: str = ""
+    result: ConversionResult | None = None
 
 
 def _read_toml(path: str) -> Any:
@@ -145,7 +154,8 @@ def read_batch_file(path: str) -> list[Task]:
 
 
 def task_argv(task: Task) -> list[str]:
-    """The ``kerasport convert`` arguments that run ``task``."""
+    """The ``kerasport convert`` command line equivalent to ``task`` (to rerun one task by
+    hand); ``run_task`` calls ``kerasport.convert`` directly."""
     argv = ["convert", task.source, "--to", task.target]
     if task.output:
         argv += ["-o", task.output]
@@ -172,41 +182,51 @@ def _size(path: str | None) -> int | None:
     return os.path.getsize(path)
 
 
-def run_task(task: Task) -> TaskResult:
-    """Run one task through ``kerasport convert``'s own code path; never raises for a failed
-    conversion (the error goes into the result)."""
-    from kerasport.cli import build_parser
+def task_options(task: Task) -> ConvertOptions:
+    """The ``kerasport.convert`` options of ``task``: the quantization mode is the weight
+    storage for bundle/python and ``quantize`` otherwise; other keys pass as they are."""
+    q = dict(task.quantization)
+    mode = q.pop("mode", None)
+    if mode is not None:
+        q["weights" if task.target in ("bundle", "python") else "quantize"] = str(mode)
+    return ConvertOptions.create(task.target, **q, **task.options)
 
+
+def run_task(task: Task) -> TaskResult:
+    """Run one task through ``kerasport.convert`` (the code ``kerasport convert`` runs);
+    never raises for a failed conversion (the error goes into the result)."""
     if task.skip:
         return TaskResult(task, "skipped")
     start = time.perf_counter()
-    notes: dict[str, Any] = {}
     buffer = io.StringIO()
-    try:
-        args = build_parser().parse_args(task_argv(task))
-    except SystemExit:
-        return TaskResult(task, "FAILED", error=f"invalid options: {task_argv(task)[2:]}")
-    args.notes = notes
+    result = None
     try:
         with contextlib.redirect_stdout(buffer):
-            code = args.fn(args)
-        status, error = ("ok", "") if code == 0 else ("FAILED", f"exit code {code}")
+            result = convert_with(task.source, task.output, task_options(task))
+        status, error = "ok", ""
     except (KerasportError, OSError) as exc:
         status, error = "FAILED", (str(exc) or type(exc).__name__).splitlines()[0]
     except Exception as exc:  # keep going: the summary names the error
         status, error = "FAILED", f"{type(exc).__name__}: {exc}".splitlines()[0]
-    for line in buffer.getvalue().splitlines():
+    lines = buffer.getvalue().splitlines() + (result.lines if result else [])
+    for line in lines:
         print(f"    {line}")
-    out = notes.get("output")
-    return TaskResult(task, status, time.perf_counter() - start, out,
-                      _size(out) if status == "ok" else None, str(notes.get("metric", "")),
-                      error)
+    if result is None:
+        return TaskResult(task, status, time.perf_counter() - start, _output(task),
+                          error=error)
+    return TaskResult(task, status, time.perf_counter() - start, result.output,
+                      _size(result.output), result.metric, result=result)
+
+
+def _output(task: Task) -> str | None:
+    try:
+        return default_output(task.source, task.target, task.output)
+    except KerasportError:
+        return None
 
 
 def summary_table(results: list[TaskResult]) -> str:
     """task, target, size, error or accuracy, time, status: one row per task."""
-    from kerasport.cli import _table
-
     rows = []
     for r in results:
         size = f"{r.size / 1e6:.3f} MB" if r.size is not None else "-"
@@ -216,7 +236,7 @@ def summary_table(results: list[TaskResult]) -> str:
             what = what if len(what) <= 90 else what[:87] + "..."
         secs = f"{r.seconds:.1f} s" if r.status != "skipped" else "-"
         rows.append([r.task.name, r.task.target, size, what, secs, r.status])
-    return _table(rows, ["task", "target", "size", "error / accuracy", "time", "status"])
+    return table(rows, ["task", "target", "size", "error / accuracy", "time", "status"])
 
 
 def run_batch(path: str) -> list[TaskResult]:

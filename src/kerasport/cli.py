@@ -5,29 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Sequence
 
 import numpy as np
 
+from kerasport._text import shape_text, table
 from kerasport.errors import InputError, KerasportError, UnsupportedLayerError
-from kerasport.io import atomic_write, read_npy, read_npz, staged_directory, staged_output
-
-
-def _shape(shape) -> str:
-    if shape is None:
-        return "?"
-    if isinstance(shape, list):
-        return ", ".join(_shape(s) for s in shape)
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
-
-
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    line = "  ".join("-" * w for w in widths)
-    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths)), line]
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
-    return "\n".join(out)
+from kerasport.io import atomic_write, read_npy, read_npz
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -36,10 +20,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
     conv = inspect_file(args.model)
     bad = {i.layer for i in conv.issues}
-    rows = [["  " * r.depth + r.name, r.class_name, _shape(r.output_shape), f"{r.params:,}",
+    rows = [["  " * r.depth + r.name, r.class_name, shape_text(r.output_shape), f"{r.params:,}",
              "yes" if r.supported and r.name.rsplit("/", 1)[-1] not in bad else "NO"]
             for r in conv.rows]
-    print(_table(rows, ["layer", "class", "output shape", "params", "supported"]))
+    print(table(rows, ["layer", "class", "output shape", "params", "supported"]))
     total = sum(r.params for r in conv.rows if r.depth == 0)
     print(f"\n{len(conv.rows)} layers, {total:,} parameters")
     if conv.issues:
@@ -50,135 +34,21 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+CONVERT_FLAGS = ("weights", "opset", "batch_size", "inputs_as_nchw", "quantize", "calibration",
+                 "labels", "scale", "mean", "std", "io_type", "allow_tf_ops",
+                 "calibration_samples")
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
-    """Convert a Keras file to a bundle or standalone Python (refuses to overwrite the input)."""
-    import kerasport
+    """Convert a model file through ``kerasport.convert`` and print its report (refuses to
+    overwrite the input; prints nothing before the output is in place)."""
+    from kerasport.conversion import convert
 
-    target = args.to
-    out = args.output
-    if target == "python":
-        out = out or os.path.splitext(os.path.basename(args.model))[0] + "_standalone"
-    elif target == "onnx":
-        out = out or os.path.splitext(args.model)[0] + ".onnx"
-    elif target in ("tflite", "edgetpu"):
-        out = out or os.path.splitext(args.model)[0] + ".tflite"
-    else:
-        out = out or os.path.splitext(args.model)[0] + ".npz"
-    if os.path.abspath(out) == os.path.abspath(args.model):
-        raise KerasportError(f"refusing to overwrite the input file {args.model}")
-    _note(args, output=out)
-    start = time.perf_counter()
-    model = kerasport.load(args.model)
-    if target == "python":
-        return _convert_python(args, model, out, start)
-    if target == "onnx":
-        return _convert_onnx(args, model, out, start)
-    if target in ("tflite", "edgetpu"):
-        from kerasport.export.tflite.cli import convert_tflite_cli
-
-        return convert_tflite_cli(args, model, out)
-    # written beside the target and verified there: the bundle appears only once it passed
-    with staged_output(out) as tmp:
-        model.save(tmp, weights=args.weights)
-        size = os.path.getsize(tmp)
-        bundle = kerasport.load(tmp)
-        err = bundle.verify()
-    elapsed = time.perf_counter() - start
-    original = os.path.getsize(args.model)
-    print(f"wrote {out} ({size / 1e6:.2f} MB = {size / original:.0%} of {args.model}, "
-          f"{args.weights} weights, {model.graph.num_params():,} parameters, "
-          f"{len(model.graph.nodes)} ops) in {elapsed:.2f} s")
-    lossy = bundle.meta.get("weights_error_vs_float32")
-    _note(args, metric=f"verify error {err:.1e}" if lossy is None
-          else f"{args.weights} vs float32 error {lossy:.1e}")
-    print(f"reference input recorded; verify: max relative error {err:.2e}"
-          + (f"; {args.weights} weights vs float32: {lossy:.2e}" if lossy is not None else ""))
+    result = convert(args.model, args.output, to=args.to,
+                     **{k: getattr(args, k) for k in CONVERT_FLAGS})
+    for line in result.lines:
+        print(line)
     return 0
-
-
-def _convert_python(args: argparse.Namespace, model, out: str, start: float) -> int:
-    from kerasport.export.python import export_python
-
-    with staged_directory(out) as tmp:
-        py_tmp, w_tmp = export_python(model, tmp, weights=args.weights)
-        size = os.path.getsize(w_tmp)
-    py_path = os.path.join(out, os.path.basename(py_tmp))
-    w_path = os.path.join(out, os.path.basename(w_tmp))
-    elapsed = time.perf_counter() - start
-    print(f"wrote {py_path} and {w_path} ({size / 1e6:.2f} MB = "
-          f"{size / os.path.getsize(args.model):.0%} of {args.model}, {args.weights} "
-          f"weights) in {elapsed:.2f} s")
-    print(f"run it with numpy only: python {py_path}  (self-check)")
-    return 0
-
-
-def _convert_onnx(args: argparse.Namespace, model, out: str, start: float) -> int:
-    import tempfile
-
-    from kerasport.export.onnx import export_onnx
-
-    batch = None if args.batch_size in (None, "dynamic") else int(args.batch_size)
-    if not args.quantize or args.quantize == "none":
-        with staged_output(out) as tmp:
-            proto = export_onnx(model, tmp, opset=args.opset, batch_size=batch,
-                                inputs_as_nchw=args.inputs_as_nchw)
-            size = os.path.getsize(tmp)
-            report = _report_onnx(model, tmp, args)
-        print(f"wrote {out} ({size / 1e6:.2f} MB, opset {args.opset}, "
-              f"{len(proto.graph.node)} nodes) in {time.perf_counter() - start:.2f} s")
-        print(report)
-        return 0
-    from kerasport.export.onnx.quantize import quantize_onnx
-    from kerasport.export.tflite.cli import image_options
-    from kerasport.quantize.calibration import load_calibration
-
-    calibration = load_calibration(args.calibration, model, images=image_options(args)) \
-        if args.calibration else None
-    with tempfile.TemporaryDirectory() as work, staged_output(out) as tmp:
-        float_path = os.path.join(work, "float.onnx")
-        export_onnx(model, float_path, opset=args.opset, batch_size=batch,
-                    inputs_as_nchw=args.inputs_as_nchw)
-        quantize_onnx(float_path, tmp, args.quantize, model.input_names, calibration)
-        size = os.path.getsize(tmp)
-        ratio = size / os.path.getsize(float_path)
-        report = _report_onnx(model, tmp, args, calibration)
-    print(f"wrote {out} ({size / 1e6:.2f} MB, {ratio:.0%} of float, "
-          f"{args.quantize} int8) in {time.perf_counter() - start:.2f} s")
-    print(report)
-    return 0
-
-
-def _report_onnx(model, path: str, args: argparse.Namespace, data=None) -> str:
-    """Run the file in ONNX Runtime (if installed) and compare with the NumPy runtime; returns
-    the line to print."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        return "onnxruntime not installed: skipped the check (pip install 'kerasport[onnx]')"
-    from kerasport.model import as_list, max_relative_error
-
-    ref = data if data is not None else model.make_reference().inputs
-    if args.batch_size not in (None, "dynamic"):
-        n = int(args.batch_size)
-        ref = [np.resize(a, (n, *a.shape[1:])) for a in ref]
-    inputs = [np.moveaxis(a, -1, 1) if args.inputs_as_nchw and a.ndim >= 3 else a for a in ref]
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    got = sess.run(None, {i.name: a for i, a in zip(sess.get_inputs(), inputs)})
-    want = as_list(model(ref if len(ref) > 1 else ref[0]))
-    err = max_relative_error([np.asarray(g) for g in got], want)
-    agree = ""
-    if want[0].ndim == 2 and want[0].shape[1] > 1:
-        same = np.mean(np.argmax(got[0], 1) == np.argmax(want[0], 1))
-        agree = f", same top-1 class on {same:.1%}"
-    _note(args, metric=f"ORT error {err:.1e}")
-    return f"ONNX Runtime vs kerasport: max relative error {err:.2e}{agree}"
-
-
-def _note(args: argparse.Namespace, **figures: object) -> None:
-    """Record a conversion's figures on ``args.notes`` when it is a dict (kerasport batch)."""
-    notes = getattr(args, "notes", None)
-    if isinstance(notes, dict):
-        notes.update(figures)
 
 
 def _read_inputs(path: str) -> list[np.ndarray] | dict[str, np.ndarray]:

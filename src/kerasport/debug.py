@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from kerasport.metrics import max_relative_error
 from kerasport.model import Model
 
 
@@ -33,7 +34,7 @@ def compare_layers(keras_model: Any, model: Model, x: Any,
         if got.shape != want.shape:
             rows.append((layer.name, float("inf")))
             continue
-        err = float(np.max(np.abs(got - want)) / max(1.0, float(np.max(np.abs(want)))))
+        err = max_relative_error([got], [want])
         rows.append((layer.name, err))
         if first is None and err > tol:
             first = layer.name

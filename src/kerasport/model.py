@@ -11,6 +11,7 @@ import numpy as np
 from kerasport.errors import InputError, KerasportError, VerificationError
 from kerasport.ir.bundle import Reference, save_bundle
 from kerasport.ir.graph import Graph
+from kerasport.metrics import max_relative_error
 from kerasport.quantize.weights import dequantize, quantize_constants
 from kerasport.runtime.executor import Executor
 
@@ -210,20 +211,6 @@ class Model:
             raise VerificationError(f"outputs drifted from the recorded reference: max relative "
                                     f"error {worst:.3g} > tolerance {tolerance:.3g}")
         return worst
-
-
-def max_relative_error(got: list[np.ndarray], want: list[np.ndarray]) -> float:
-    """max|got - want| / max(1, max|want|) over all outputs (inf if NaNs differ)."""
-    worst = 0.0
-    for g, w in zip(got, want):
-        if not w.size:
-            continue
-        if not np.array_equal(np.isnan(g), np.isnan(w)):
-            return float("inf")
-        scale = max(1.0, float(np.nanmax(np.abs(w))) if np.isfinite(w).any() else 1.0)
-        diff = np.abs(g.astype(np.float64) - w)
-        worst = max(worst, float(np.nanmax(diff)) / scale if not np.isnan(diff).all() else 0.0)
-    return worst
 
 
 def as_list(y: Any) -> list[np.ndarray]:

@@ -110,7 +110,7 @@ def time_runners(runners: dict[str, Callable], xs: list[np.ndarray], warmup: int
 
 
 def _max_error(got: list[np.ndarray], want: list[np.ndarray]) -> float:
-    from kerasport.model import max_relative_error
+    from kerasport.metrics import max_relative_error
 
     return max_relative_error([np.asarray(g, np.float32) for g in got],
                               [np.asarray(w, np.float32) for w in want])

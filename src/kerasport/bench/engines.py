@@ -200,7 +200,8 @@ def _tflite_float32(case: Case, batch: int | None = None) -> bytes:
     TensorFlow's converter), run in this process, where TensorFlow already has the bench's
     thread settings. With ``batch``, the signature has that fixed batch size."""
     import_tensorflow(case.threads)  # thread settings before TensorFlow's runtime starts
-    from kerasport.export.tflite.convert import ModelInfo, convert_in_process
+    from kerasport.export.tflite.convert import convert_in_process
+    from kerasport.export.tflite.job import ModelInfo
     from kerasport.export.tflite.options import TFLiteOptions
 
     return convert_in_process(case.keras_path, ModelInfo.from_model(case.kp_model),

@@ -50,7 +50,7 @@ def to_onnx(model: Any, opset: int = DEFAULT_OPSET, batch_size: int | None = Non
     from onnx import helper
 
     from kerasport.export.onnx.context import CF, CL, ExportContext, to_cf
-    from kerasport.export.onnx.elementwise import onnx_dtype
+    from kerasport.export.onnx.helpers import onnx_dtype
 
     newest = onnx.defs.onnx_opset_version()
     if not MIN_OPSET <= opset <= newest:

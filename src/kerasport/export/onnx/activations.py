@@ -7,18 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from kerasport.export.onnx.context import ExportContext, emitter
+from kerasport.export.onnx.helpers import scalar
 from kerasport.ir.graph import Node
 from kerasport.runtime.kernels.activations import NEWER_ACTIVATIONS
 
 COMPOSED = ("Celu", "HardTanh", "LogSigmoid", "SparsePlus", "SparseSigmoid", "Squareplus",
             "TanhShrink", "HardShrink", "SoftShrink", "Threshold")
-
-
-def _f(ctx: Any, value: float) -> str:
-    return ctx.const(np.asarray(value, np.float32), "scalar")
 
 
 def compose(ctx: Any, op: str, x: str, out: str, attrs: dict[str, Any]) -> str:
@@ -27,36 +22,37 @@ def compose(ctx: Any, op: str, x: str, out: str, attrs: dict[str, Any]) -> str:
     if op == "Celu":
         return ctx.add("Celu", [x], out, alpha=float(attrs.get("alpha", 1.0)))
     if op == "HardTanh":
-        return ctx.add("Clip", [x, _f(ctx, -1.0), _f(ctx, 1.0)], out)
+        return ctx.add("Clip", [x, scalar(ctx, -1.0), scalar(ctx, 1.0)], out)
     if op == "SparseSigmoid":
-        half = ctx.add("Mul", [ctx.add("Add", [x, _f(ctx, 1.0)], f"{out}/x+1"), _f(ctx, 0.5)],
-                       f"{out}/half")
-        return ctx.add("Clip", [half, _f(ctx, 0.0), _f(ctx, 1.0)], out)
+        half = ctx.add("Mul", [ctx.add("Add", [x, scalar(ctx, 1.0)], f"{out}/x+1"),
+                               scalar(ctx, 0.5)], f"{out}/half")
+        return ctx.add("Clip", [half, scalar(ctx, 0.0), scalar(ctx, 1.0)], out)
     if op == "LogSigmoid":  # min(x, 0) - log(1 + exp(-|x|))
         e = ctx.add("Exp", [ctx.add("Neg", [ctx.add("Abs", [x], f"{out}/abs")], f"{out}/neg")],
                     f"{out}/exp")
-        log = ctx.add("Log", [ctx.add("Add", [e, _f(ctx, 1.0)], f"{out}/1+e")], f"{out}/log")
-        return ctx.add("Sub", [ctx.add("Min", [x, _f(ctx, 0.0)], f"{out}/min"), log], out)
+        log = ctx.add("Log", [ctx.add("Add", [e, scalar(ctx, 1.0)], f"{out}/1+e")], f"{out}/log")
+        return ctx.add("Sub", [ctx.add("Min", [x, scalar(ctx, 0.0)], f"{out}/min"), log], out)
     if op == "SparsePlus":  # 0 (x <= -1), (x + 1)^2 / 4 (x < 1), x
-        p = ctx.add("Add", [x, _f(ctx, 1.0)], f"{out}/x+1")
-        mid = ctx.add("Mul", [ctx.add("Mul", [p, p], f"{out}/sq"), _f(ctx, 0.25)], f"{out}/mid")
-        upper = ctx.add("Where", [ctx.add("Less", [x, _f(ctx, 1.0)], f"{out}/lt1"), mid, x],
+        p = ctx.add("Add", [x, scalar(ctx, 1.0)], f"{out}/x+1")
+        mid = ctx.add("Mul", [ctx.add("Mul", [p, p], f"{out}/sq"), scalar(ctx, 0.25)],
+                      f"{out}/mid")
+        upper = ctx.add("Where", [ctx.add("Less", [x, scalar(ctx, 1.0)], f"{out}/lt1"), mid, x],
                         f"{out}/upper")
-        low = ctx.add("LessOrEqual", [x, _f(ctx, -1.0)], f"{out}/le-1")
-        return ctx.add("Where", [low, _f(ctx, 0.0), upper], out)
+        low = ctx.add("LessOrEqual", [x, scalar(ctx, -1.0)], f"{out}/le-1")
+        return ctx.add("Where", [low, scalar(ctx, 0.0), upper], out)
     if op == "Squareplus":  # (x + sqrt(x^2 + b)) / 2
         root = ctx.add("Sqrt", [ctx.add("Add", [ctx.add("Mul", [x, x], f"{out}/sq"),
-                                                _f(ctx, float(attrs.get("b", 4.0)))],
+                                                scalar(ctx, float(attrs.get("b", 4.0)))],
                                         f"{out}/sq+b")], f"{out}/sqrt")
-        return ctx.add("Mul", [ctx.add("Add", [x, root], f"{out}/sum"), _f(ctx, 0.5)], out)
+        return ctx.add("Mul", [ctx.add("Add", [x, root], f"{out}/sum"), scalar(ctx, 0.5)], out)
     if op == "TanhShrink":
         return ctx.add("Sub", [x, ctx.add("Tanh", [x], f"{out}/tanh")], out)
     if op in ("HardShrink", "SoftShrink"):  # Shrink: x -/+ bias beyond +-lambd, else 0
         t = float(attrs.get("threshold", 0.5))
         return ctx.add("Shrink", [x], out, lambd=t, bias=t if op == "SoftShrink" else 0.0)
     if op == "Threshold":
-        above = ctx.add("Greater", [x, _f(ctx, float(attrs["threshold"]))], f"{out}/above")
-        return ctx.add("Where", [above, x, _f(ctx, float(attrs["default_value"]))], out)
+        above = ctx.add("Greater", [x, scalar(ctx, float(attrs["threshold"]))], f"{out}/above")
+        return ctx.add("Where", [above, x, scalar(ctx, float(attrs["default_value"]))], out)
     raise ValueError(f"no ONNX composition for activation op {op!r}")
 
 

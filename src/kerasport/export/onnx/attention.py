@@ -19,17 +19,11 @@ from typing import Any
 import numpy as np
 
 from kerasport.export.onnx.context import CF, CL, ExportContext, emitter, to_cl
+from kerasport.export.onnx.helpers import BOOL, FLOAT, scalar
 from kerasport.ir.graph import Node
 
-# onnx.TensorProto element types (numbers from the ONNX spec, so this module imports no onnx)
-_BOOL, _FLOAT = 9, 1
 # largest T * S of a causal / window mask stored as a constant (bytes of a bool initializer)
 _MAX_CONST_BAND = 1 << 16
-
-
-def _f32(ctx: ExportContext, value: float, base: str = "scalar") -> str:
-    """A float32 scalar constant."""
-    return ctx.const(np.asarray(value, np.float32), base)
 
 
 # -- MatMul, Einsum ---------------------------------------------------------------------------
@@ -141,7 +135,7 @@ def _mask(ctx: ExportContext, mask: str, rank: int, expand_axis: int, base: str)
     """The mask as float32 with x's rank (values as given)."""
     m = ctx.get(mask, CL)
     if ctx.graph.values[mask].dtype != "float32":
-        m = ctx.add("Cast", [m], f"{base}/mask_f", to=_FLOAT)
+        m = ctx.add("Cast", [m], f"{base}/mask_f", to=FLOAT)
     axes = expanded_axes(ctx.rank(mask), rank, expand_axis)
     if axes:
         m = ctx.add("Unsqueeze", [m, ctx.ints(axes, "axes")], f"{base}/mask_x")
@@ -211,20 +205,20 @@ def masked_softmax(ctx: ExportContext, node: Node) -> None:
     x_value, out = node.inputs[0], node.outputs[0]
     mask_value = node.inputs[1] if len(node.inputs) > 1 else ""
     rank = ctx.rank(x_value)
-    fill = _f32(ctx, float(a.get("fill", -1e9)), "fill")
+    fill = scalar(ctx, float(a.get("fill", -1e9)), "fill")
     additive = bool(a.get("additive", False))
     x = ctx.get(x_value, CL)
     mask = _mask(ctx, mask_value, rank, int(a.get("expand_axis", 1)), out) if mask_value \
         else None
     band = _band(ctx, x_value, x, bool(a.get("causal", False)), int(a.get("window") or 0), out)
     if additive and (mask is not None or band is not None):
-        m = ctx.add("Cast", [band], f"{out}/band_f", to=_FLOAT) if band is not None else None
+        m = ctx.add("Cast", [band], f"{out}/band_f", to=FLOAT) if band is not None else None
         if mask is not None:
             m = mask if m is None else ctx.add("Mul", [mask, m], f"{out}/mask_band")
-        push = ctx.add("Mul", [ctx.add("Sub", [_f32(ctx, 1.0, "one_f"), m], f"{out}/1-m"),
+        push = ctx.add("Mul", [ctx.add("Sub", [scalar(ctx, 1.0, "one_f"), m], f"{out}/1-m"),
                                fill], f"{out}/push")
         x = ctx.add("Add", [x, push], f"{out}/pushed")
-    keep = ctx.add("Cast", [mask], f"{out}/keep", to=_BOOL) if mask is not None else None
+    keep = ctx.add("Cast", [mask], f"{out}/keep", to=BOOL) if mask is not None else None
     if band is not None:
         keep = band if keep is None else ctx.add("And", [keep, band], f"{out}/keep_band")
     if keep is not None and not additive:
@@ -233,5 +227,5 @@ def masked_softmax(ctx: ExportContext, node: Node) -> None:
     zero_masked = keep is not None and bool(a.get("zero_masked", False))
     probs = _softmax(ctx, x, x_value, axes, f"{out}/probs" if zero_masked else out)
     if zero_masked:
-        probs = ctx.add("Where", [keep, probs, _f32(ctx, 0.0, "zero_f")], out)
+        probs = ctx.add("Where", [keep, probs, scalar(ctx, 0.0, "zero_f")], out)
     ctx.set(out, probs, CL)

@@ -6,22 +6,14 @@ import numpy as np
 
 from kerasport.errors import KerasportError
 from kerasport.export.onnx.context import CF, CL, ExportContext, emitter
+from kerasport.export.onnx.helpers import conv_pads, onnx_conv_kernel
 from kerasport.ir.graph import Node
-from kerasport.runtime.kernels.conv import same_pads, transpose_out_size
+from kerasport.runtime.kernels.conv import transpose_out_size
 
 
 def _pads(ctx: ExportContext, x: str, ksize, strides, dilations, padding) -> dict:
     """ONNX pads (or auto_pad) for Keras padding on a channels-last value ``x``."""
-    r = len(ksize)
-    if padding == "valid":
-        return {"pads": [0] * (2 * r)}
-    if padding == "causal":
-        return {"pads": [(k - 1) * d for k, d in zip(ksize, dilations)] + [0] * r}
-    sizes = ctx.shape(x)[1:1 + r]
-    if None in sizes:
-        return {"auto_pad": "SAME_UPPER"}  # TensorFlow's rule: the odd pixel at the end
-    pairs = [same_pads(s, k, st, d) for s, k, st, d in zip(sizes, ksize, strides, dilations)]
-    return {"pads": [p[0] for p in pairs] + [p[1] for p in pairs]}
+    return conv_pads(ctx.shape(x)[1:1 + len(ksize)], ksize, strides, dilations, padding)
 
 
 def _weight(ctx: ExportContext, node: Node, i: int) -> np.ndarray:
@@ -43,7 +35,7 @@ def conv(ctx: ExportContext, node: Node) -> None:
     r = w.ndim - 2
     a = node.attrs
     strides, dilations = a.get("strides", [1] * r), a.get("dilations", [1] * r)
-    kernel = ctx.const(np.transpose(w, (r + 1, r, *range(r))), f"{node.inputs[1]}__onnx")
+    kernel = ctx.const(onnx_conv_kernel(w), f"{node.inputs[1]}__onnx")
     y = ctx.add("Conv", [ctx.get(node.inputs[0], CF), kernel, *_bias(ctx, node)],
                 node.outputs[0], kernel_shape=list(w.shape[:r]), strides=strides,
                 dilations=dilations, group=a.get("groups", 1),
@@ -61,7 +53,7 @@ def depthwise(ctx: ExportContext, node: Node) -> None:
     a = node.attrs
     strides, dilations = a.get("strides", [1] * r), a.get("dilations", [1] * r)
     flat = w.reshape(*w.shape[:r], 1, c * m)
-    kernel = ctx.const(np.transpose(flat, (r + 1, r, *range(r))), f"{node.inputs[1]}__onnx")
+    kernel = ctx.const(onnx_conv_kernel(flat), f"{node.inputs[1]}__onnx")
     y = ctx.add("Conv", [ctx.get(node.inputs[0], CF), kernel, *_bias(ctx, node)],
                 node.outputs[0], kernel_shape=list(w.shape[:r]), strides=strides,
                 dilations=dilations, group=c,
@@ -92,7 +84,7 @@ def conv_transpose(ctx: ExportContext, node: Node) -> None:
         begin.append(b)
         end.append(max(full - b - length, 0))
         extra.append(max(length - (full - b), 0))
-    kernel = ctx.const(np.transpose(w, (r + 1, r, *range(r))), f"{node.inputs[1]}__onnx")
+    kernel = ctx.const(onnx_conv_kernel(w), f"{node.inputs[1]}__onnx")
     y = ctx.add("ConvTranspose", [ctx.get(node.inputs[0], CF), kernel, *_bias(ctx, node)],
                 node.outputs[0], kernel_shape=list(ksize), strides=strides,
                 dilations=dilations, pads=begin + end, output_padding=extra)

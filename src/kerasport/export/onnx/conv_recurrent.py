@@ -16,12 +16,9 @@ import numpy as np
 
 from kerasport.errors import KerasportError
 from kerasport.export.onnx.context import CF, CL, TM, ExportContext, emitter, to_cf
+from kerasport.export.onnx.helpers import BOOL, FLOAT, conv_pads, onnx_conv_kernel, scalar
 from kerasport.export.onnx.recurrent_scan import activation
 from kerasport.ir.graph import Node
-from kerasport.runtime.kernels.conv import same_pads
-
-# onnx.TensorProto element types (numbers from the ONNX spec)
-_FLOAT, _BOOL = 1, 9
 
 
 @contextmanager
@@ -33,10 +30,6 @@ def _subgraph(ctx: ExportContext) -> Iterator[list]:
         yield body
     finally:
         ctx.nodes = outer
-
-
-def _f32(ctx: ExportContext, value: float) -> str:
-    return ctx.const(np.asarray(value, np.float32), "scalar")
 
 
 def _time_major_cf(ctx: ExportContext, x: str, base: str) -> str:
@@ -53,8 +46,7 @@ def _time_major_cf(ctx: ExportContext, x: str, base: str) -> str:
 def _onnx_kernel(ctx: ExportContext, value: str) -> tuple[str, np.ndarray]:
     """Keras kernel (*k, C, F) as an ONNX Conv weight (F, C, *k)."""
     w = ctx.graph.constants[value]
-    r = w.ndim - 2
-    return ctx.const(np.transpose(w, (r + 1, r, *range(r))), f"{value}__onnx"), w
+    return ctx.const(onnx_conv_kernel(w), f"{value}__onnx"), w
 
 
 def _input_projection(ctx: ExportContext, node: Node, base: str) -> str:
@@ -68,15 +60,9 @@ def _input_projection(ctx: ExportContext, node: Node, base: str) -> str:
     rest = ctx.add("Slice", [shape, ctx.ints([2]), ctx.ints([r + 3])], f"{base}/c_s")
     flat = ctx.add("Reshape", [x_tm, ctx.add("Concat", [ctx.ints([-1]), rest],
                                              f"{base}/flat_shape", axis=0)], f"{base}/x_flat")
-    if a.get("padding", "valid") == "same":
-        sizes = ctx.shape(node.inputs[0])[2:2 + r]
-        if None in sizes:
-            pads: dict = {"auto_pad": "SAME_UPPER"}  # TensorFlow's rule: the odd pixel after
-        else:
-            pairs = [same_pads(*p) for p in zip(sizes, w.shape[:r], strides, dilations)]
-            pads = {"pads": [p[0] for p in pairs] + [p[1] for p in pairs]}
-    else:
-        pads = {"pads": [0] * (2 * r)}
+    padding = "same" if a.get("padding", "valid") == "same" else "valid"
+    pads = conv_pads(ctx.shape(node.inputs[0])[2:2 + r], w.shape[:r], strides, dilations,
+                     padding)
     bias = [ctx.get(node.inputs[3], CL)] if len(node.inputs) > 3 and node.inputs[3] else []
     proj = ctx.add("Conv", [flat, kernel, *bias], f"{base}/proj_flat",
                    kernel_shape=list(w.shape[:r]), strides=strides, dilations=dilations, **pads)
@@ -93,7 +79,7 @@ def _zeros(ctx: ExportContext, proj: str, units: int, rank: int, base: str) -> s
     n = ctx.add("Slice", [shape, ctx.ints([1]), ctx.ints([2])], f"{base}/n")
     o = ctx.add("Slice", [shape, ctx.ints([3]), ctx.ints([rank + 3])], f"{base}/o")
     dims = ctx.add("Concat", [n, ctx.ints([units]), o], f"{base}/state_dims", axis=0)
-    zero = ctx.helper.make_tensor("zero", _FLOAT, [1], [0.0])
+    zero = ctx.helper.make_tensor("zero", FLOAT, [1], [0.0])
     return ctx.add("ConstantOfShape", [dims], f"{base}/zeros", value=zero)
 
 
@@ -129,7 +115,7 @@ def _body(ctx: ExportContext, node: Node, units: int, rank: int, masked: bool, b
                         f"{base}/m")
             new_c = ctx.add("Where", [m, new_c, c], f"{base}/c_kept")
             new_h_kept = ctx.add("Where", [m, new_h, h], f"{base}/h_kept")
-            old = _f32(ctx, 0.0) if a.get("zero_output_for_mask") else out
+            old = scalar(ctx, 0.0) if a.get("zero_output_for_mask") else out
             new_out = ctx.add("Where", [m, new_h, old], f"{base}/out_kept")
             new_h = new_h_kept
         else:
@@ -139,11 +125,11 @@ def _body(ctx: ExportContext, node: Node, units: int, rank: int, masked: bool, b
     sizes = [f"{base}_o{i}" if d is None else d for i, d in enumerate(
         ctx.shape(node.outputs[1])[1:-1])]
     state, batch = [f"{base}_n", units, *sizes], f"{base}_n"
-    inputs = [helper.make_tensor_value_info(n, _FLOAT, state) for n in names[:3]]
-    inputs.append(helper.make_tensor_value_info(z_t, _FLOAT, [batch, 4 * units, *sizes]))
+    inputs = [helper.make_tensor_value_info(n, FLOAT, state) for n in names[:3]]
+    inputs.append(helper.make_tensor_value_info(z_t, FLOAT, [batch, 4 * units, *sizes]))
     if masked:
-        inputs.append(helper.make_tensor_value_info(names[4], _BOOL, [batch]))
-    outputs = [helper.make_tensor_value_info(n, _FLOAT, state) for n in (new_h, new_c, new_out,
+        inputs.append(helper.make_tensor_value_info(names[4], BOOL, [batch]))
+    outputs = [helper.make_tensor_value_info(n, FLOAT, state) for n in (new_h, new_c, new_out,
                                                                        y_t)]
     return helper.make_graph(nodes, ctx.fresh(f"{base}/body"), inputs, outputs)
 
@@ -171,7 +157,7 @@ def conv_lstm(ctx: ExportContext, node: Node) -> None:
     zeros = zeros or _zeros(ctx, proj, units, rank, base)
     scans = [proj]
     if ins[6]:
-        scans.append(ctx.add("Cast", [ctx.get(ins[6], TM)], f"{base}/mask_tm", to=_BOOL))
+        scans.append(ctx.add("Cast", [ctx.get(ins[6], TM)], f"{base}/mask_tm", to=BOOL))
     body = _body(ctx, node, units, rank, bool(ins[6]), base)
     h, c, last, ys = ctx.add(
         "Scan", [*states, zeros, *scans], f"{base}/scan", n_out=4, body=body,

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from kerasport.export.onnx.context import CL, ExportContext, emitter
+from kerasport.export.onnx.helpers import onnx_dtype, scalar
 from kerasport.ir.graph import Node
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -18,10 +17,6 @@ def _unary(ctx: ExportContext, node: Node) -> tuple[str, str]:
     """(ONNX input name, layout) for a single-input layout-agnostic op."""
     layout = ctx.preferred([node.inputs[0]])
     return ctx.get(node.inputs[0], layout), layout
-
-
-def _scalar(ctx: ExportContext, value: float) -> str:
-    return ctx.const(np.asarray(value, np.float32), "scalar")
 
 
 _SIMPLE = {"Sigmoid": "Sigmoid", "Softplus": "Softplus", "Softsign": "Softsign",
@@ -47,19 +42,19 @@ def relu(ctx: ExportContext, node: Node) -> None:
         y = ctx.add("LeakyRelu", [x], out, alpha=slope)
     elif not slope and not threshold:
         y = ctx.add("Relu", [x], out) if max_value is None else ctx.add(
-            "Clip", [x, _scalar(ctx, 0.0), _scalar(ctx, max_value)], out)
+            "Clip", [x, scalar(ctx, 0.0), scalar(ctx, max_value)], out)
     else:
         if threshold:
-            above = ctx.add("Greater", [x, _scalar(ctx, threshold)], f"{out}/above")
-            y = ctx.add("Where", [above, x, _scalar(ctx, 0.0)], f"{out}/thresholded")
+            above = ctx.add("Greater", [x, scalar(ctx, threshold)], f"{out}/above")
+            y = ctx.add("Where", [above, x, scalar(ctx, 0.0)], f"{out}/thresholded")
         else:
             y = ctx.add("Relu", [x], f"{out}/relu")
         if max_value is not None:
-            y = ctx.add("Min", [y, _scalar(ctx, max_value)], f"{out}/clip")
+            y = ctx.add("Min", [y, scalar(ctx, max_value)], f"{out}/clip")
         if slope:
-            neg = ctx.add("Relu", [ctx.add("Sub", [_scalar(ctx, threshold), x], f"{out}/t-x")],
+            neg = ctx.add("Relu", [ctx.add("Sub", [scalar(ctx, threshold), x], f"{out}/t-x")],
                           f"{out}/neg")
-            y = ctx.add("Sub", [y, ctx.add("Mul", [neg, _scalar(ctx, slope)], f"{out}/slope")],
+            y = ctx.add("Sub", [y, ctx.add("Mul", [neg, scalar(ctx, slope)], f"{out}/slope")],
                         out)
     ctx.set(out, y, layout)
 
@@ -141,17 +136,17 @@ def gelu(ctx: ExportContext, node: Node) -> None:
         y = ctx.add("Gelu", [x], out, approximate="tanh" if approximate else "none")
     elif approximate:
         cube = ctx.add("Mul", [ctx.add("Mul", [x, x], f"{out}/sq"), x], f"{out}/cube")
-        inner = ctx.add("Add", [x, ctx.add("Mul", [cube, _scalar(ctx, 0.044715)],
+        inner = ctx.add("Add", [x, ctx.add("Mul", [cube, scalar(ctx, 0.044715)],
                                            f"{out}/c3")], f"{out}/inner")
-        t = ctx.add("Tanh", [ctx.add("Mul", [inner, _scalar(ctx, math.sqrt(2 / math.pi))],
+        t = ctx.add("Tanh", [ctx.add("Mul", [inner, scalar(ctx, math.sqrt(2 / math.pi))],
                                      f"{out}/scaled")], f"{out}/tanh")
-        half = ctx.add("Mul", [x, _scalar(ctx, 0.5)], f"{out}/half")
-        y = ctx.add("Mul", [half, ctx.add("Add", [t, _scalar(ctx, 1.0)], f"{out}/1+t")], out)
+        half = ctx.add("Mul", [x, scalar(ctx, 0.5)], f"{out}/half")
+        y = ctx.add("Mul", [half, ctx.add("Add", [t, scalar(ctx, 1.0)], f"{out}/1+t")], out)
     else:
-        e = ctx.add("Erf", [ctx.add("Mul", [x, _scalar(ctx, 1 / math.sqrt(2))], f"{out}/s")],
+        e = ctx.add("Erf", [ctx.add("Mul", [x, scalar(ctx, 1 / math.sqrt(2))], f"{out}/s")],
                     f"{out}/erf")
-        half = ctx.add("Mul", [x, _scalar(ctx, 0.5)], f"{out}/half")
-        y = ctx.add("Mul", [half, ctx.add("Add", [e, _scalar(ctx, 1.0)], f"{out}/1+erf")], out)
+        half = ctx.add("Mul", [x, scalar(ctx, 0.5)], f"{out}/half")
+        y = ctx.add("Mul", [half, ctx.add("Add", [e, scalar(ctx, 1.0)], f"{out}/1+erf")], out)
     ctx.set(out, y, layout)
 
 
@@ -235,20 +230,10 @@ def prelu(ctx: ExportContext, node: Node) -> None:
     ctx.set(node.outputs[0], y, layout)
 
 
-# onnx.TensorProto element types (numbers from the ONNX spec, so this module imports no onnx)
-_DTYPES = {"float32": 1, "uint8": 2, "int8": 3, "int32": 6, "int64": 7, "bool": 9,
-           "float16": 10}
-
-
 @emitter("Cast")
 def cast(ctx: ExportContext, node: Node) -> None:
     """Cast(to)."""
     x, layout = _unary(ctx, node)
-    to = _DTYPES[node.attrs.get("dtype", "float32")]
+    to = onnx_dtype(node.attrs.get("dtype", "float32"))
     ctx.set(node.outputs[0], ctx.add("Cast", [x], node.outputs[0], to=to), layout)
-
-
-def onnx_dtype(name: str) -> int:
-    """The ONNX element type of a NumPy dtype name."""
-    return _DTYPES[name]
 

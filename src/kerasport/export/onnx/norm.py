@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from kerasport.export.onnx.context import CL, ExportContext, emitter
+from kerasport.export.onnx.helpers import scalar
 from kerasport.ir.graph import Node
-
-
-def _scalar(ctx: ExportContext, value: float) -> str:
-    return ctx.const(np.asarray(value, np.float32), "eps")
 
 
 def _moments(ctx: ExportContext, x: str, axes: list[int], out: str) -> tuple[str, str, str]:
@@ -42,7 +37,7 @@ def layer_norm(ctx: ExportContext, node: Node) -> None:
         ctx.set(out, y, CL)
         return
     mean, centered, var = _moments(ctx, xin, axes, out)
-    inv = ctx.add("Reciprocal", [ctx.add("Sqrt", [ctx.add("Add", [var, _scalar(ctx, eps)],
+    inv = ctx.add("Reciprocal", [ctx.add("Sqrt", [ctx.add("Add", [var, scalar(ctx, eps, "eps")],
                                                           f"{out}/var_eps")], f"{out}/std")],
                   f"{out}/inv")
     if a.get("rms_scaling"):
@@ -70,7 +65,7 @@ def group_norm(ctx: ExportContext, node: Node) -> None:
                       f"{out}/grouped")
     axes = [*range(1, rank - 1), rank]
     _, centered, var = _moments(ctx, grouped, axes, out)
-    std = ctx.add("Sqrt", [ctx.add("Add", [var, _scalar(ctx, float(a.get("epsilon", 1e-3)))],
+    std = ctx.add("Sqrt", [ctx.add("Add", [var, scalar(ctx, float(a.get("epsilon", 1e-3)), "eps")],
                                    f"{out}/var_eps")], f"{out}/std")
     normed = ctx.add("Div", [centered, std], f"{out}/normed")
     y = ctx.add("Reshape", [normed, ctx.ints([0] * (rank - 1) + [c])], f"{out}/ungrouped")
@@ -90,7 +85,7 @@ def l2_normalize(ctx: ExportContext, node: Node) -> None:
     out = node.outputs[0]
     xin = ctx.get(x, CL)
     norm = ctx.reduce("ReduceL2", xin, axes, True, f"{out}/norm")
-    denom = ctx.add("Max", [norm, _scalar(ctx, float(node.attrs.get("epsilon", 1e-12)))],
+    denom = ctx.add("Max", [norm, scalar(ctx, float(node.attrs.get("epsilon", 1e-12)), "eps")],
                     f"{out}/denom")
     ctx.set(out, ctx.add("Div", [xin, denom], out), CL)
 
@@ -105,8 +100,8 @@ def rms_norm(ctx: ExportContext, node: Node) -> None:
     xin = ctx.get(x, CL)
     ms = ctx.reduce("ReduceMean", ctx.add("Mul", [xin, xin], f"{out}/sq"), axes, True,
                     f"{out}/ms")
-    rms = ctx.add("Sqrt", [ctx.add("Add", [ms, _scalar(ctx, float(node.attrs.get(
-        "epsilon", 1e-6)))], f"{out}/ms_eps")], f"{out}/rms")
+    eps = scalar(ctx, float(node.attrs.get("epsilon", 1e-6)), "eps")
+    rms = ctx.add("Sqrt", [ctx.add("Add", [ms, eps], f"{out}/ms_eps")], f"{out}/rms")
     y = ctx.add("Div", [xin, rms], f"{out}/normed")
     if len(node.inputs) > 1:
         y = ctx.add("Mul", [y, ctx.get(node.inputs[1], CL)], out)

@@ -7,10 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from kerasport.export.onnx.context import CL, ExportContext, emitter
-from kerasport.export.onnx.elementwise import onnx_dtype
+from kerasport.export.onnx.helpers import INT64, onnx_dtype, scalar
 from kerasport.ir.graph import Node
-
-INT64 = 7
 
 
 def _expanded(ctx: ExportContext, x: str, out: str, to: int | None = INT64) -> str:
@@ -83,23 +81,22 @@ def auto_contrast(ctx: ExportContext, node: Node) -> None:
     span = np.float32(hi) - np.float32(lo)  # in float32, as Keras
     x = ctx.get(node.inputs[0], CL)
 
-    def c(v: float) -> str:
-        return ctx.const(np.asarray(v, np.float32), "scalar")
-
     y = x
     if (lo, hi) != (0.0, 255.0):
-        y = ctx.add("Div", [ctx.add("Sub", [x, c(lo)], f"{out}/shift"), c(span)], f"{out}/unit")
-        y = ctx.add("Mul", [y, c(255.0)], f"{out}/to255")
+        y = ctx.add("Div", [ctx.add("Sub", [x, scalar(ctx, lo)], f"{out}/shift"),
+                            scalar(ctx, span)], f"{out}/unit")
+        y = ctx.add("Mul", [y, scalar(ctx, 255.0)], f"{out}/to255")
     low = ctx.reduce("ReduceMin", y, [1, 2], True, f"{out}/low")
     high = ctx.reduce("ReduceMax", y, [1, 2], True, f"{out}/high")
-    scale = ctx.add("Div", [c(255.0), ctx.add("Sub", [high, low], f"{out}/span")],
+    scale = ctx.add("Div", [scalar(ctx, 255.0), ctx.add("Sub", [high, low], f"{out}/span")],
                     f"{out}/scale")
     offset = ctx.add("Mul", [ctx.add("Neg", [low], f"{out}/neg_low"), scale], f"{out}/offset")
     pre = ctx.add("Add", [ctx.add("Mul", [y, scale], f"{out}/scaled"), offset], f"{out}/pre")
-    y = ctx.add("Clip", [pre, c(0.0), c(255.0)], f"{out}/clip")
+    y = ctx.add("Clip", [pre, scalar(ctx, 0.0), scalar(ctx, 255.0)], f"{out}/clip")
     if (lo, hi) != (0.0, 255.0):
-        y = ctx.add("Mul", [ctx.add("Div", [y, c(255.0)], f"{out}/back_unit"), c(span)],
+        y = ctx.add("Mul", [ctx.add("Div", [y, scalar(ctx, 255.0)], f"{out}/back_unit"),
+                            scalar(ctx, span)],
                     f"{out}/back_span")
-        y = ctx.add("Add", [y, c(lo)], f"{out}/back")
+        y = ctx.add("Add", [y, scalar(ctx, lo)], f"{out}/back")
     nan = ctx.add("IsNaN", [pre], f"{out}/constant")
     ctx.set(out, ctx.add("Where", [nan, x, y], out), CL)

@@ -30,13 +30,10 @@ import numpy as np
 
 from kerasport.errors import KerasportError
 from kerasport.export.onnx.context import CL, TM, ExportContext, emitter
+from kerasport.export.onnx.helpers import BOOL, FLOAT, INT32, INT64
 from kerasport.export.onnx.recurrent_scan import emit_scan
 from kerasport.export.onnx.sequence import (
-    BOOL,
     BOOL_TM,
-    FLOAT,
-    INT32,
-    INT64,
     mask_index,
     reverse_axis,
     used,

@@ -13,7 +13,8 @@ import numpy as np
 
 from kerasport.export.onnx.activations import compose_named
 from kerasport.export.onnx.context import CL, TM, ExportContext
-from kerasport.export.onnx.sequence import BOOL, BOOL_TM, FLOAT, used
+from kerasport.export.onnx.helpers import BOOL, FLOAT, scalar
+from kerasport.export.onnx.sequence import BOOL_TM, used
 from kerasport.ir.graph import Node
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -43,18 +44,15 @@ def activation(ctx: ExportContext, name: str | None, x: str, keras_major: int, b
         gate = ctx.add("HardSigmoid", [x], f"{base}/gate", alpha=1.0 / 6.0, beta=0.5)
         return ctx.add("Mul", [x, gate], base)
     if name == "gelu":
-        erf = ctx.add("Erf", [ctx.add("Mul", [x, _f(ctx, 1 / np.sqrt(2.0))], f"{base}/s")],
+        erf = ctx.add("Erf", [ctx.add("Mul", [x, scalar(ctx, 1 / np.sqrt(2.0))], f"{base}/s")],
                       f"{base}/erf")
-        half = ctx.add("Mul", [x, _f(ctx, 0.5)], f"{base}/half")
-        return ctx.add("Mul", [half, ctx.add("Add", [erf, _f(ctx, 1.0)], f"{base}/1+erf")], base)
+        half = ctx.add("Mul", [x, scalar(ctx, 0.5)], f"{base}/half")
+        one_plus = ctx.add("Add", [erf, scalar(ctx, 1.0)], f"{base}/1+erf")
+        return ctx.add("Mul", [half, one_plus], base)
     newer = compose_named(ctx, str(name), x, base)  # celu, hard_tanh, soft_shrink ...
     if newer is not None:
         return newer
     raise ValueError(f"unsupported recurrent activation {name!r}")
-
-
-def _f(ctx: ExportContext, value: float) -> str:
-    return ctx.const(np.asarray(value, np.float32), "scalar")
 
 
 def _split(ctx: ExportContext, x: str, parts: int, units: int, base: str) -> list[str]:
@@ -101,7 +99,7 @@ def _step(ctx: ExportContext, node: Node, xt: str, states: list[str], u: dict,
         rh = ctx.add("MatMul", [ctx.add("Mul", [r, h], f"{base}/r*h"), u["R_h"]], f"{base}/rhU")
         cand = ctx.add("Add", [x_h, rh], f"{base}/hh_in")
     hh = activation(ctx, act, cand, major, f"{base}/hh")
-    one_minus = ctx.add("Sub", [_f(ctx, 1.0), z], f"{base}/1-z")
+    one_minus = ctx.add("Sub", [scalar(ctx, 1.0), z], f"{base}/1-z")
     return [ctx.add("Add", [ctx.add("Mul", [z, h], f"{base}/zh"),
                             ctx.add("Mul", [one_minus, hh], f"{base}/zhh")], f"{base}/h")]
 
@@ -158,7 +156,7 @@ def emit_scan(ctx: ExportContext, node: Node, mask: str, states_in: list[str]) -
         if mask:
             kept = [ctx.add("Where", [mt, n, s], f"{base}/body/keep{k}")
                     for k, (n, s) in enumerate(zip(new, names[:n_states]))]
-            out = ctx.add("Where", [mt, new[0], _f(ctx, 0.0) if zero_output else names[-1]],
+            out = ctx.add("Where", [mt, new[0], scalar(ctx, 0.0) if zero_output else names[-1]],
                           f"{base}/body/out")
         else:  # each body output its own tensor
             kept, out = new, ctx.add("Identity", [new[0]], f"{base}/body/out")

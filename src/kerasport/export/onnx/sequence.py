@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from kerasport.export.onnx.context import CF, CL, TM, ExportContext, emitter
+from kerasport.export.onnx.helpers import BOOL, FLOAT, NUMPY_DTYPES, ONNX_DTYPES, scalar
 from kerasport.ir.graph import Node
 
 INT64_MAX = np.iinfo(np.int64).max
@@ -22,13 +23,7 @@ INT64_MIN = np.iinfo(np.int64).min
 RECURRENT_OPS = ("SimpleRNN", "LSTM", "GRU")
 # ops that keep the time axis where it is and follow their input into the time-major layout
 _FOLLOWERS = ("ApplyMask", "MaskNotEqual", "MaskLogical", "Reverse", "Gather")
-# onnx.TensorProto element types (numbers from the ONNX spec)
-BOOL, INT32, INT64, FLOAT = 9, 6, 7, 1
 BOOL_TM = "bool_tm"  # where-key of a time-major mask's bool form (read by the recurrent ops)
-_NP = {"float32": np.float32, "int32": np.int32, "int64": np.int64, "uint8": np.uint8,
-       "int8": np.int8, "bool": np.bool_, "float16": np.float16}
-_ONNX = {"float32": FLOAT, "int32": INT32, "int64": INT64, "bool": BOOL, "float16": 10,
-         "uint8": 2, "int8": 3}
 
 
 def consumers(ctx: ExportContext, value: str) -> list[Node]:
@@ -80,11 +75,6 @@ def reverse_axis(ctx: ExportContext, x: str, axis: int, base: str) -> str:
     """``x`` (an ONNX name) reversed along ``axis``: Slice with step -1."""
     return ctx.add("Slice", [x, ctx.ints([-1], "starts"), ctx.ints([INT64_MIN], "ends"),
                              ctx.ints([axis], "axes"), ctx.ints([-1], "steps")], base)
-
-
-def scalar(ctx: ExportContext, value: float, dtype: str = "float32") -> str:
-    """A 0-d constant."""
-    return ctx.const(np.asarray(value, _NP.get(dtype, np.float32)), "scalar")
 
 
 def nonzero(ctx: ExportContext, x: str, base: str) -> str:
@@ -214,9 +204,9 @@ def mask_not_equal(ctx: ExportContext, node: Node) -> None:
     else:
         if dtype not in ("float32", "float16") and value != int(value):
             src, dtype = ctx.add("Cast", [src], f"{out}/float", to=FLOAT), "float32"
-        eq = ctx.add("Equal", [src, scalar(ctx, value, dtype)], f"{out}/eq")
+        eq = ctx.add("Equal", [src, scalar(ctx, value, dtype=dtype)], f"{out}/eq")
         ne = ctx.add("Not", [eq], f"{out}/ne")
-    to = _ONNX[node.attrs.get("dtype", "float32")]
+    to = ONNX_DTYPES[node.attrs.get("dtype", "float32")]
     if axis is None:
         set_mask(ctx, out, ne, layout, to)
         return
@@ -232,7 +222,7 @@ def _mask_column(ctx: ExportContext, mask: str, layout: str, dtype: str, base: s
     """The mask in ``layout``, with a trailing axis of 1, cast to ``dtype``."""
     m = ctx.add("Unsqueeze", [ctx.get(mask, layout), ctx.ints([-1], "axes")], f"{base}/m")
     if dtype != "float32":
-        m = ctx.add("Cast", [m], f"{base}/m_cast", to=_ONNX[dtype])
+        m = ctx.add("Cast", [m], f"{base}/m_cast", to=ONNX_DTYPES[dtype])
     return m
 
 
@@ -315,6 +305,6 @@ def fill(ctx: ExportContext, node: Node) -> None:
     x, out = node.inputs[0], node.outputs[0]
     dtype = node.attrs.get("dtype", "float32")
     shape = ctx.add("Shape", [ctx.get(x, CL)], f"{out}/shape")
-    value = helper.make_tensor(f"{out}/value", _ONNX[dtype], [1],
-                               [_NP[dtype](node.attrs.get("value", 0.0))])
+    value = helper.make_tensor(f"{out}/value", ONNX_DTYPES[dtype], [1],
+                               [NUMPY_DTYPES[dtype](node.attrs.get("value", 0.0))])
     ctx.set(out, ctx.add("ConstantOfShape", [shape], out, value=value), CL)

@@ -12,11 +12,8 @@ import numpy as np
 
 from kerasport.export.tflite._deps import litert_interpreter_class
 from kerasport.export.tflite.check import FlexUnavailable, TFLiteCheck, compare
-from kerasport.export.tflite.convert import (
-    TFLiteConversionError,
-    convert_keras_file,
-    quiet_stderr,
-)
+from kerasport.export.tflite.convert import quiet_stderr
+from kerasport.export.tflite.job import TFLiteConversionError
 from kerasport.export.tflite.options import IO_TYPES, QUANT_MODES, TFLiteOptions
 from kerasport.ir.bundle import atomic_write
 
@@ -95,6 +92,9 @@ def export_tflite(source: str, out: str, model: Any, options: TFLiteOptions | No
         options = replace(options, batch_size=1)
         note = (f"batch fixed to 1: TFLite needs a static batch for recurrent layers "
                 f"({', '.join(recurrent)})")
+    # imported here: ``python -m ...worker`` (the child) imports this package first
+    from kerasport.export.tflite.worker import convert_keras_file
+
     start = time.perf_counter()
     content = convert_keras_file(source, model, options, calibration)
     seconds = time.perf_counter() - start

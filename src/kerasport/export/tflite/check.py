@@ -114,6 +114,7 @@ def compare(content: bytes, model: Any, inputs: list[np.ndarray],
             labels: np.ndarray | None = None) -> TFLiteCheck:
     """Run ``content`` in LiteRT on ``inputs`` and compare with ``model`` (kerasport's
     runtime, the float reference)."""
+    from kerasport.metrics import max_relative_error
     from kerasport.model import as_list
 
     want = as_list(model.predict(inputs if len(inputs) > 1 else inputs[0]))
@@ -121,14 +122,10 @@ def compare(content: bytes, model: Any, inputs: list[np.ndarray],
     if len(got) != len(want):
         raise KerasportError(f"the TFLite model has {len(got)} outputs, the Keras model "
                              f"{len(want)}")
-    worst, total, count = 0.0, 0.0, 0
-    for g, w in zip(got, want):
-        g = g.reshape(w.shape).astype(np.float64)
-        diff = np.abs(g - w)
-        scale = max(1.0, float(np.max(np.abs(w)))) if w.size else 1.0
-        worst = max(worst, float(np.max(diff)) / scale if w.size else 0.0)
-        total += float(diff.sum())
-        count += diff.size
+    got = [g.reshape(w.shape).astype(np.float64) for g, w in zip(got, want)]
+    worst = max_relative_error(got, want)
+    total = sum(float(np.abs(g - w).sum()) for g, w in zip(got, want))
+    count = sum(w.size for w in want)
     top1 = accuracy = float_accuracy = None
     first_got, first_want = got[0].reshape(want[0].shape), want[0]
     if first_want.ndim == 2 and first_want.shape[1] > 1:

@@ -14,18 +14,13 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import IO, Any
 
 import numpy as np
 
-from kerasport.errors import KerasportError
-from kerasport.export.tflite._deps import import_keras, import_tensorflow, require_tensorflow
+from kerasport.export.tflite._deps import import_keras, import_tensorflow
+from kerasport.export.tflite.job import ModelInfo, TFLiteConversionError
 from kerasport.export.tflite.options import FULL_INT_MODES, TFLiteOptions
-
-
-class TFLiteConversionError(KerasportError):
-    """TensorFlow's converter refused the model; the message says which ops and layers."""
 
 
 @contextlib.contextmanager
@@ -51,39 +46,6 @@ def quiet_stderr() -> Iterator[IO[str]]:
             os.dup2(saved, 2)
             os.close(saved)
             stream.close()
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the converter needs to know about the kerasport model (plain data, so that it
-    can be handed to the worker process)."""
-
-    keras_major: int
-    input_names: list[str]
-    input_shapes: list[list[int | None]]
-    input_dtypes: list[str]
-    layer_names: list[str]
-
-    @classmethod
-    def from_model(cls, model: Any) -> ModelInfo:
-        """Read the inputs and layer names of a kerasport ``Model`` loaded from a Keras
-        file."""
-        return cls(keras_major(model), list(model.input_names),
-                   [list(s) for s in model.input_shapes],
-                   [str(model.graph.values[n].dtype) for n in model.input_names],
-                   sorted({n.layer for n in model.graph.nodes if n.layer}))
-
-
-def keras_major(model: Any) -> int:
-    """The Keras major version that wrote the file ``model`` was loaded from."""
-    version = str(model.meta.get("keras_version", ""))
-    if not version:
-        raise KerasportError("TFLite export needs the original .keras/.h5 file (a kerasport "
-                             "bundle holds no Keras model to hand to TensorFlow's converter)")
-    try:
-        return int(version.split(".")[0])
-    except ValueError:
-        return 3
 
 
 def load_keras_model(path: str, major: int) -> Any:
@@ -155,7 +117,7 @@ def _converter(tf: Any, directory: str, options: TFLiteOptions, info: ModelInfo,
     if options.quantize == "float16":
         conv.target_spec.supported_types = [tf.float16]
     if options.quantize in FULL_INT_MODES:
-        assert calibration is not None  # checked by convert_keras_file
+        assert calibration is not None  # checked by worker.convert_keras_file
         conv.representative_dataset = _representative(
             calibration, info.input_names, options.calibration_samples, stream)
         builtins = tf.lite.OpsSet.TFLITE_BUILTINS_INT8
@@ -232,25 +194,3 @@ def convert_saved_model(directory: str, info: ModelInfo, options: TFLiteOptions,
     except Exception as exc:
         raise TFLiteConversionError(explain_converter_error(str(exc), info.layer_names)) \
             from exc
-
-
-def convert_keras_file(path: str, model: Any, options: TFLiteOptions,
-                       calibration: list[np.ndarray] | None = None) -> bytes:
-    """The TFLite flatbuffer of the Keras file ``path`` (already loaded by kerasport as
-    ``model``, which refused unsupported layers and names the inputs). TensorFlow runs in a
-    worker process, so that a crash of its converter becomes an error message."""
-    if options.needs_calibration and not calibration:
-        raise KerasportError(f"--quantize {options.quantize} (full integer) needs "
-                             "representative data: --calibration DATA (.npy/.npz, a folder of "
-                             "images, or a .py file defining get_dataset())")
-    from kerasport.export.tflite.worker import run_worker
-    from kerasport.ir.bundle import is_bundle
-    from kerasport.keras.files import sniff
-
-    if sniff(path) == "zip" and is_bundle(path):
-        raise KerasportError(f"{path} is a kerasport bundle: TFLite export needs the original "
-                             ".keras/.h5 file (a bundle holds no Keras model to hand to "
-                             "TensorFlow's converter)")
-
-    require_tensorflow()
-    return run_worker(path, ModelInfo.from_model(model), options, calibration)

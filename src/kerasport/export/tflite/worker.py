@@ -1,6 +1,6 @@
 """Run TensorFlow's converter in a child process: a crash (TensorFlow's converter can
 segfault, e.g. on full-integer quantization of recurrent layers) becomes an error message,
-and the calling process never imports TensorFlow.
+and the calling process never imports TensorFlow. ``convert_keras_file`` is the calling side.
 
 ``python -m kerasport.export.tflite.worker`` reads job directories from stdin, one a line:
 ``JOB/job.json`` and the calibration arrays ``JOB/calib<i>.npy``; it writes
@@ -18,14 +18,16 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import asdict
+from typing import Any
 
 import numpy as np
 
-import kerasport
 from kerasport.errors import KerasportError, MissingExtraError
-from kerasport.export.tflite.convert import ModelInfo, TFLiteConversionError
+from kerasport.export.tflite._deps import require_tensorflow
+from kerasport.export.tflite.job import ModelInfo, TFLiteConversionError
 from kerasport.export.tflite.options import TFLiteOptions
 
+_SOURCE_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 3))
 ERRORS = {"MissingExtraError": MissingExtraError, "TFLiteConversionError": TFLiteConversionError}
 
 
@@ -46,7 +48,7 @@ class _Worker:
     def _start(self) -> subprocess.Popen[str]:
         env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3",
                    KERAS_BACKEND="tensorflow")
-        root = os.path.dirname(os.path.dirname(os.path.abspath(kerasport.__file__)))
+        root = _SOURCE_ROOT  # the folder holding this kerasport package
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
         return subprocess.Popen([sys.executable, "-m", "kerasport.export.tflite.worker"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -116,6 +118,27 @@ def run_worker(path: str, info: ModelInfo, options: TFLiteOptions,
                                         f"{path} ({options.label}){hint}")
         with open(out, "rb") as f:
             return f.read()
+
+
+def convert_keras_file(path: str, model: Any, options: TFLiteOptions,
+                       calibration: list[np.ndarray] | None = None) -> bytes:
+    """The TFLite flatbuffer of the Keras file ``path`` (already loaded by kerasport as
+    ``model``, which refused unsupported layers and names the inputs). TensorFlow runs in a
+    worker process, so that a crash of its converter becomes an error message."""
+    if options.needs_calibration and not calibration:
+        raise KerasportError(f"--quantize {options.quantize} (full integer) needs "
+                             "representative data: --calibration DATA (.npy/.npz, a folder of "
+                             "images, or a .py file defining get_dataset())")
+    from kerasport.ir.bundle import is_bundle
+    from kerasport.keras.files import sniff
+
+    if sniff(path) == "zip" and is_bundle(path):
+        raise KerasportError(f"{path} is a kerasport bundle: TFLite export needs the original "
+                             ".keras/.h5 file (a bundle holds no Keras model to hand to "
+                             "TensorFlow's converter)")
+
+    require_tensorflow()
+    return run_worker(path, ModelInfo.from_model(model), options, calibration)
 
 
 def convert_job(job: str) -> None:

@@ -1,0 +1,69 @@
+"""``kerasport.convert``: one conversion, as ``kerasport convert`` and ``kerasport batch``
+run it — load, write beside the target, check, rename, report.
+
+    >>> result = kerasport.convert("model.keras", "model.onnx", to="onnx")
+    >>> result.output, result.size, result.error
+"""
+
+from __future__ import annotations
+
+import time
+
+from kerasport.conversion.options import (
+    QUANTIZE_MODES,
+    TARGETS,
+    WEIGHT_MODES,
+    ConversionResult,
+    ConvertOptions,
+    default_output,
+)
+
+__all__ = ["QUANTIZE_MODES", "TARGETS", "WEIGHT_MODES", "ConversionResult", "ConvertOptions",
+           "convert", "convert_with", "default_output"]
+
+
+def convert(source: str, output: str | None = None, *, to: str = "bundle",
+            weights: str = "float32", opset: int = 17, batch_size: int | str | None = None,
+            inputs_as_nchw: bool = False, quantize: str | None = None,
+            calibration: str | None = None, labels: str | None = None,
+            scale: float | None = None, mean: float | tuple[float, ...] | str | None = None,
+            std: float | tuple[float, ...] | str | None = None, io_type: str | None = None,
+            allow_tf_ops: bool = False, calibration_samples: int = 500) -> ConversionResult:
+    """Convert the model file ``source`` to ``to`` and return what was written and checked.
+
+    ``to``: ``bundle`` (one .npz for kerasport, ``weights`` float32/float16/int8),
+    ``python`` (a folder with a numpy-only .py and its weights), ``onnx`` (``opset``,
+    ``batch_size`` N or None/"dynamic", ``inputs_as_nchw``, ``quantize`` dynamic/static with
+    ``calibration`` data), ``tflite`` / ``edgetpu`` (``quantize`` none/float16/dynamic/int8/
+    uint8, ``calibration`` and its ``labels``, ``io_type``, ``allow_tf_ops``,
+    ``calibration_samples``). ``scale``/``mean``/``std`` scale calibration images.
+    ``output`` defaults to a path next to ``source``.
+
+    Outputs are written beside the target and renamed only after every check passed: on an
+    error (a ``KerasportError``) nothing is left at ``output``. Nothing is printed; the
+    result's ``lines`` hold the report ``kerasport convert`` prints.
+    """
+    options = ConvertOptions.create(
+        to, weights=weights, opset=opset, batch_size=batch_size, scale=scale, mean=mean,
+        std=std, calibration_samples=calibration_samples, inputs_as_nchw=inputs_as_nchw,
+        quantize=quantize, calibration=calibration, labels=labels, io_type=io_type,
+        allow_tf_ops=allow_tf_ops)
+    return convert_with(source, output, options)
+
+
+def convert_with(source: str, output: str | None, options: ConvertOptions) -> ConversionResult:
+    """``convert`` with its options already gathered in a ``ConvertOptions``."""
+    from kerasport.api import load
+
+    out = default_output(source, options.to, output)
+    start = time.perf_counter()
+    model = load(source)
+    if options.to == "python":
+        from kerasport.conversion.native import to_python as run
+    elif options.to == "onnx":
+        from kerasport.conversion.onnx import to_onnx as run
+    elif options.to in ("tflite", "edgetpu"):
+        from kerasport.conversion.tflite import to_tflite as run
+    else:
+        from kerasport.conversion.native import to_bundle as run
+    return run(model, source, out, options, start)
