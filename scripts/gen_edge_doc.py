@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 import kerasport  # noqa: E402
+from kerasport.bundle import atomic_write  # noqa: E402
 from kerasport.export.tflite import TFLiteOptions, TFLiteReport, export_tflite  # noqa: E402
-from kerasport.ir.bundle import atomic_write  # noqa: E402
 
 EXAMPLES = ROOT / "examples"
 DOC = ROOT / "docs" / "edge.md"

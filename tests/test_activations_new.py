@@ -28,7 +28,7 @@ from test_layers import single
 
 import kerasport
 from kerasport.keras.layers.activations import supported_activations
-from kerasport.runtime.kernels.activations import NEWER_ACTIVATIONS
+from kerasport.ops.activations import NEWER_ACTIVATIONS
 
 K3 = [("k3", "keras"), ("k3", "h5")]
 K3_IDS = ["k3-keras", "k3-h5"]

@@ -19,17 +19,22 @@ from typing import Any
 
 import numpy as np
 
-from kerasport.ir.bundle import atomic_write
+from kerasport.bundle import atomic_write
 from kerasport.ir.graph import Graph
-from kerasport.ir.ops import get_op
+from kerasport.ops import get_op
 from kerasport.quantize.weights import SCALE_SUFFIX, dequantize, quantize_constants
 from kerasport.runtime.executor import Executor
-
-_DECORATOR = re.compile(r"^@kernel\([^)]*\)\n", re.M)
 
 
 def _module_globals(fn: Any) -> dict[str, Any]:
     return vars(inspect.getmodule(fn))
+
+
+def _undecorated(obj: Any) -> str:
+    """The source of function ``obj`` without its decorators (``@op(...)`` may span lines)."""
+    src = textwrap.dedent(inspect.getsource(obj))
+    fn = ast.parse(src).body[0]
+    return "".join(src.splitlines(keepends=True)[fn.lineno - 1:])
 
 
 def _free_names(source: str) -> set[str]:
@@ -49,12 +54,12 @@ def _collect(fns: list[Any]) -> list[tuple[str, str]]:
             return
         visiting.add(name)
         if isinstance(obj, types.FunctionType):
-            src = _DECORATOR.sub("", inspect.getsource(obj))
+            src = _undecorated(obj)
             if obj.__name__ != name:  # a kernel registered under another name
                 src = src.replace(f"def {obj.__name__}(", f"def {name}(", 1)
             deps_globals = _module_globals(obj)
             for dep in sorted(_free_names(src)):
-                if dep in deps_globals and dep != name and dep not in ("np", "kernel"):
+                if dep in deps_globals and dep != name and dep not in ("np", "op"):
                     visit(dep, deps_globals[dep], deps_globals)
         else:
             src = f"{name} = {obj!r}\n"

@@ -8,7 +8,7 @@ import numpy as np
 
 from kerasport.errors import ModelFileError
 from kerasport.ir.graph import Graph, Node, Value
-from kerasport.ir.ops import get_op
+from kerasport.ops import get_op
 
 # No value may hold more than this many elements per sample (8 GiB of float32): a config
 # asking for more is corrupt or hostile, and is refused before anything is allocated.

@@ -17,7 +17,7 @@ import numpy as np
 from kerasport.errors import KerasportError, ModelFileError
 from kerasport.ir.builder import MAX_SAMPLE_ELEMENTS, sample_elements
 from kerasport.ir.graph import Graph, Node, Value
-from kerasport.ir.ops import all_ops, get_op
+from kerasport.ops import all_ops, get_op
 
 STRUCTURES = ("single", "list", "dict")
 VALUE_DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",

@@ -11,7 +11,7 @@ import numpy as np
 
 from kerasport.export.onnx.context import ExportContext, emitter
 from kerasport.ir.graph import Node
-from kerasport.runtime.kernels.activations import NEWER_ACTIVATIONS
+from kerasport.ops.activations import NEWER_ACTIVATIONS
 
 COMPOSED = ("Celu", "HardTanh", "LogSigmoid", "SparsePlus", "SparseSigmoid", "Squareplus",
             "TanhShrink", "HardShrink", "SoftShrink", "Threshold")

@@ -7,7 +7,7 @@ import numpy as np
 from kerasport.errors import KerasportError
 from kerasport.export.onnx.context import CF, CL, ExportContext, emitter
 from kerasport.ir.graph import Node
-from kerasport.runtime.kernels.conv import same_pads, transpose_out_size
+from kerasport.ops.conv import same_pads, transpose_out_size
 
 
 def _pads(ctx: ExportContext, x: str, ksize, strides, dilations, padding) -> dict:

@@ -1,6 +1,6 @@
 """ONNX emitter for ConvLSTM (ConvLSTM1D/2D/3D) as one Scan over time.
 
-runtime/kernels/recurrent.py's ConvLSTM is the spec. Outside the loop, the input convolution of
+ops/recurrent.py's ConvLSTM is the spec. Outside the loop, the input convolution of
 every timestep is one channels-first Conv over (T * N, C, *S); the Scan body then adds the
 recurrent 'same' convolution of h, applies the gates (i, f, c, o) and carries h, c and the last
 output over masked steps with Where. go_backwards reverses the scan input (outputs stay in
@@ -18,7 +18,7 @@ from kerasport.errors import KerasportError
 from kerasport.export.onnx.context import CF, CL, TM, ExportContext, emitter, to_cf
 from kerasport.export.onnx.recurrent_scan import activation
 from kerasport.ir.graph import Node
-from kerasport.runtime.kernels.conv import same_pads
+from kerasport.ops.conv import same_pads
 
 # onnx.TensorProto element types (numbers from the ONNX spec)
 _FLOAT, _BOOL = 1, 9

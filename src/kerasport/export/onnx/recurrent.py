@@ -1,6 +1,6 @@
 """ONNX emitters for SimpleRNN, LSTM and GRU as the native ONNX RNN, LSTM and GRU ops.
 
-Keras to ONNX (runtime/kernels/recurrent.py is the spec):
+Keras to ONNX (ops/recurrent.py is the spec):
 
 - Weights: kernel (F, g*u) and recurrent kernel (u, g*u) become W [D, g*u, F] and
   R [D, g*u, u] with the gates reordered: LSTM Keras (i, f, c, o) -> ONNX (i, o, f, c); GRU
@@ -161,7 +161,7 @@ def _backward_partner(ctx: ExportContext, node: Node) -> Node | None:
     return None
 
 
-@emitter("SimpleRNN", "LSTM", "GRU")
+@emitter("SimpleRNN", "LSTM", "GRU", time_major=True)
 def recurrent(ctx: ExportContext, node: Node) -> None:
     """One native ONNX RNN / LSTM / GRU (bidirectional for the two halves of a
     Bidirectional layer)."""

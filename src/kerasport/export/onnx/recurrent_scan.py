@@ -1,5 +1,5 @@
 """Recurrent layers whose activations ONNX's RNN ops lack (selu, silu, hard_silu, gelu), as an
-ONNX Scan over time that follows runtime/kernels/recurrent.py step by step.
+ONNX Scan over time that follows ops/recurrent.py step by step.
 
 The input projection x W + b is one MatMul over all steps (time-major); the Scan body does the
 recurrent product, the gates and the mask (a masked step keeps the state and repeats the last

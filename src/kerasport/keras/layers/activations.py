@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from kerasport.keras.registry import LayerContext, register_converter
-from kerasport.runtime.kernels.activations import NEWER_ACTIVATIONS
+from kerasport.ops.activations import NEWER_ACTIVATIONS
 
 
 def activation_op(ctx: LayerContext, name: Any, key: str) -> tuple[str, dict] | None:

@@ -17,7 +17,7 @@ from kerasport.keras.config import (
 )
 from kerasport.keras.registry import LayerContext, find_converter, register_converter
 from kerasport.keras.weights import saving_names
-from kerasport.runtime.kernels.activations import NEWER_ACTIVATIONS
+from kerasport.ops.activations import NEWER_ACTIVATIONS
 
 _GATES = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}
 _STATES = {"SimpleRNN": 1, "LSTM": 2, "GRU": 1}

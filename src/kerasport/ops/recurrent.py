@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasport.ir.ops import kernel
-from kerasport.runtime.kernels.activations import (
+from kerasport.ops.activations import (
     Celu,
     Elu,
     Gelu,
@@ -34,8 +33,10 @@ from kerasport.runtime.kernels.activations import (
     Tanh,
     TanhShrink,
 )
-from kerasport.runtime.kernels.conv import Conv
-from kerasport.runtime.kernels.linalg import Dense
+from kerasport.ops.common import window_out
+from kerasport.ops.conv import Conv
+from kerasport.ops.linalg import Dense
+from kerasport.ops.registry import Traits, op
 
 
 def activate(name, x, keras_major=3):
@@ -103,7 +104,21 @@ def _finish(outputs, last, states, return_sequences):
     return (y, *states)
 
 
-@kernel("SimpleRNN")
+def _rnn_shapes(shapes, return_sequences, n_states):
+    x, rk = shapes[0], shapes[2]
+    if x is None:
+        return [None] * (1 + n_states)
+    units = rk[0]
+    y = (x[0], x[1], units) if return_sequences else (x[0], units)
+    return [y] + [(x[0], units)] * n_states
+
+
+def _simple_rnn(shapes, return_sequences=False, **_):
+    """x (N, T, F) -> outputs (N, T, U) or (N, U), then h (N, U); U = recurrent kernel rows."""
+    return _rnn_shapes(shapes, return_sequences, 1)
+
+
+@op("SimpleRNN", shape=_simple_rnn, traits=Traits(recurrent=True, mask_input=5))
 def SimpleRNN(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, activation="tanh",
               return_sequences=False, go_backwards=False, keras_major=3,
               zero_output_for_mask=False):
@@ -122,7 +137,12 @@ def SimpleRNN(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, activa
     return _finish(outputs, out, [h], return_sequences)
 
 
-@kernel("LSTM")
+def _lstm(shapes, return_sequences=False, **_):
+    """As SimpleRNN: outputs, then h and c."""
+    return _rnn_shapes(shapes, return_sequences, 2)
+
+
+@op("LSTM", shape=_lstm, traits=Traits(recurrent=True, mask_input=6))
 def LSTM(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
          activation="tanh", recurrent_activation="sigmoid", return_sequences=False,
          go_backwards=False, keras_major=3, zero_output_for_mask=False):
@@ -149,7 +169,12 @@ def LSTM(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
     return _finish(outputs, out, [h, c], return_sequences)
 
 
-@kernel("GRU")
+def _gru(shapes, return_sequences=False, **_):
+    """As SimpleRNN: outputs, then h."""
+    return _rnn_shapes(shapes, return_sequences, 1)
+
+
+@op("GRU", shape=_gru, traits=Traits(recurrent=True, mask_input=5))
 def GRU(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, activation="tanh",
         recurrent_activation="sigmoid", reset_after=True, return_sequences=False,
         go_backwards=False, keras_major=3, zero_output_for_mask=False):
@@ -192,7 +217,21 @@ def GRU(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, activation="
     return _finish(outputs, out, [h], return_sequences)
 
 
-@kernel("ConvLSTM")
+def _conv_lstm(shapes, strides=(1,), dilations=(1,), padding="valid", return_sequences=False,
+               **_):
+    """x (N, T, *S, C) -> outputs (N, T, *O, F) or (N, *O, F), then h and c (N, *O, F); O as
+    for Conv, F = recurrent kernel's second-to-last dim."""
+    x, w, rk = shapes[0], shapes[1], shapes[2]
+    if x is None:
+        return [None] * 3
+    r = len(w) - 2
+    out = [window_out(x[2 + i], w[i], strides[i], dilations[i], padding) for i in range(r)]
+    state = (x[0], *out, rk[-2])
+    y = (x[0], x[1], *out, rk[-2]) if return_sequences else state
+    return [y, state, state]
+
+
+@op("ConvLSTM", shape=_conv_lstm, traits=Traits(recurrent=True, mask_input=6))
 def ConvLSTM(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
              strides=(1,), dilations=(1,), padding="valid", activation="tanh",
              recurrent_activation="sigmoid", return_sequences=False, go_backwards=False,
