@@ -71,6 +71,12 @@ def _collect(fns: list[Any]) -> list[tuple[str, str]]:
     return list(done.items())
 
 
+def kernel_sources(ops: list[str]) -> list[tuple[str, str]]:
+    """(name, source) of the kernels of ``ops`` and of every helper and constant they use,
+    dependencies first: the standalone form of those ops (NumPy only)."""
+    return _collect([get_op(op).kernel for op in ops])
+
+
 def _identifier(name: str, taken: set[str]) -> str:
     ident = re.sub(r"\W", "_", name)
     if not ident or ident[0].isdigit() or keyword.iskeyword(ident):
@@ -91,8 +97,7 @@ def _literal(value: Any) -> str:
 
 def generate(graph: Graph, weights_file: str, weights_mode: str = "float32") -> str:
     """The source of the standalone module for ``graph``."""
-    kernels = {node.op: get_op(node.op).kernel for node in graph.nodes}
-    pieces = _collect([kernels[op] for op in sorted(kernels)])
+    pieces = kernel_sources(sorted({node.op for node in graph.nodes}))
     taken = {name for name, _ in pieces} | {"np", "W", "x", "inputs", "predict", "load_weights",
                                              "self_check", "main"}
     names: dict[str, str] = {}

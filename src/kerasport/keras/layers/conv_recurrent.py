@@ -11,7 +11,7 @@ from kerasport.keras.layers.recurrent import (
 from kerasport.keras.registry import LayerContext, register_converter
 
 
-@register_converter("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
+@register_converter("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", mask="own")
 def convert_conv_lstm(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """ConvLSTM1D/2D/3D: an LSTM whose products are convolutions ([y] or [y, h, c]).
 

@@ -104,7 +104,7 @@ def _rnn_weights(ctx: LayerContext, cls: str, cfg: dict[str, Any], n_in: int,
     return [np.asarray(a, np.float32) for a in stored]
 
 
-@register_converter("SimpleRNN", "LSTM", "GRU")
+@register_converter("SimpleRNN", "LSTM", "GRU", mask="own")
 def convert_rnn(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """SimpleRNN / LSTM / GRU with every option and masks; [y] or [y, *states]."""
     cfg = ctx.config
@@ -143,7 +143,7 @@ def _cell_weights(ctx: LayerContext, cells: list[tuple[str, dict[str, Any]]],
     return out
 
 
-@register_converter("RNN")
+@register_converter("RNN", mask="own")
 def convert_rnn_layer(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """RNN(cell): SimpleRNNCell, LSTMCell, GRUCell, or StackedRNNCells of them.
 
@@ -191,7 +191,7 @@ def _inner(raw: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return cls, normalise_layer_config(cls, raw.get("config", {}))
 
 
-@register_converter("Bidirectional")
+@register_converter("Bidirectional", mask="own")
 def convert_bidirectional(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Forward and backward RNN, merged by concat/sum/mul/ave or returned apart (None)."""
     cfg = ctx.config
@@ -243,7 +243,7 @@ def convert_bidirectional(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return outs
 
 
-@register_converter("Embedding", cast_inputs=False)
+@register_converter("Embedding", cast_inputs=False, mask="own")
 def convert_embedding(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Embedding: rows of the table by integer index."""
     cfg = ctx.config
@@ -256,7 +256,7 @@ def convert_embedding(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.op("Gather", [ctx.const("embeddings", table), x])]
 
 
-@register_converter("RepeatVector")
+@register_converter("RepeatVector", mask="drop")
 def convert_repeat_vector(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """(N, F) -> (N, n, F)."""
     shape = ctx.shape(inputs[0])
@@ -264,7 +264,7 @@ def convert_repeat_vector(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.op("Repeat", [x], repeats=[int(ctx.config["n"])])]
 
 
-@register_converter("TimeDistributed", cast_inputs=False)
+@register_converter("TimeDistributed", cast_inputs=False, mask="pass")
 def convert_time_distributed(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """TimeDistributed(layer or nested model): time folded into the batch, then unfolded."""
     raw = ctx.config["layer"]
