@@ -10,8 +10,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from kerasport._zip import read_npz
 from kerasport.errors import InputError, KerasportError, UnsupportedLayerError
-from kerasport.io import atomic_write, read_npy, read_npz, staged_directory, staged_output
+from kerasport.io import atomic_write, read_npy, staged_directory, staged_output
 
 
 def _shape(shape) -> str:

@@ -17,8 +17,14 @@ from kerasport.export.onnx import supported_ops, unavailable_ops
 from kerasport.export.python import kernel_sources
 from kerasport.ir.builder import Builder
 from kerasport.ir.graph import Graph
+from kerasport.keras.activation_table import (
+    ACTIVATIONS,
+    activation_spec,
+    recurrent_activations,
+)
 from kerasport.model import Model
 from kerasport.ops import FAMILIES, Traits, all_ops, get_op
+from kerasport.ops.activations import activation_kernels, activation_problem
 from kerasport.ops.common import same_shape
 from kerasport.runtime.executor import Executor
 
@@ -131,7 +137,31 @@ def test_standalone_code_computes_the_same(case):
         np.testing.assert_array_equal(g, w)
 
 
-ONNX_CASES = [c for c in CASES if c.op in set(supported_ops())]
+def _rnn_with(activation: dict | None) -> Case:
+    """A SimpleRNN case whose activation is ``activation`` (a spec)."""
+    base = next(c for c in CASES if c.op == "SimpleRNN")
+    return Case("SimpleRNN", base.inputs, {**base.attrs, "activation": activation}, n_out=2,
+                id=str(activation and activation["op"]))
+
+
+# every activation recurrent cells accept (the one activation table), as a recurrent
+# activation: kernel vs ONNX Runtime (native RNN op or Scan)
+RNN_ACTIVATION_CASES = [_rnn_with(activation_spec(name)) for name in recurrent_activations()] + [
+    _rnn_with(activation_spec("hard_sigmoid", keras_major=2))]
+ONNX_CASES = [c for c in CASES if c.op in set(supported_ops())] + RNN_ACTIVATION_CASES
+
+
+@pytest.mark.parametrize("name", sorted(activation_kernels()))
+def test_activation_spec_ops_are_unary_activation_ops(name):
+    op = get_op(name)
+    assert op.traits.unary and op.kernel is activation_kernels()[name]
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_table_names_known_ops(name):
+    spec = activation_spec(name)
+    assert spec["op"] in OPS
+    assert activation_problem(spec) is None or not ACTIVATIONS[name][2]
 
 
 @pytest.mark.parametrize("case", ONNX_CASES, ids=_case_id)

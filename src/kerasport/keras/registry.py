@@ -14,6 +14,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from kerasport.errors import KerasportError, LayerIssue, WeightsError
+from kerasport.keras.activation_table import (
+    ACTIVATIONS,
+    LINEAR,
+    activation_op,
+    supported_activations,
+)
 
 if TYPE_CHECKING:
     from kerasport.ir.builder import Builder
@@ -208,11 +214,17 @@ class LayerContext:
                                               "input rank unknown", kind=self.kind))
         return len(shape)
 
+    def activation_op(self, name: Any, key: str = "activation") -> tuple[str, dict] | None:
+        """The IR op and attributes of a Keras activation name, from the one activation table
+        (keras/activation_table.py); None for linear. An unknown name fails the layer."""
+        ok = name is None or isinstance(name, str) and (name in ACTIVATIONS or name in LINEAR)
+        self.require(ok, key, f"activation {name!r} is not supported",
+                     "supported activations: " + ", ".join(supported_activations()))
+        return activation_op(name, self.keras_major)
+
     def activation(self, x: str, name: Any, suffix: str = "act") -> str:
         """Apply a Keras activation function given by name (linear adds nothing)."""
-        from kerasport.keras.layers.activations import activation_op
-
-        op = activation_op(self, name, "activation")
+        op = self.activation_op(name)
         if op is None:
             return x
         return self.op(op[0], [x], suffix, **op[1])

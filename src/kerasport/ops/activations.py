@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from kerasport.ops.common import same_shape
@@ -186,19 +188,6 @@ def LogSoftmax(x, axis=-1):
 
 # activation name -> (op, attributes): Keras' defaults, which are also the kernels' defaults.
 # threshold has no defaults, so it exists only as a recorded operation (ops.Threshold).
-NEWER_ACTIVATIONS: dict[str, tuple[str, dict]] = {
-    "celu": ("Celu", {"alpha": 1.0}),
-    "hard_tanh": ("HardTanh", {}),
-    "log_sigmoid": ("LogSigmoid", {}),
-    "sparse_plus": ("SparsePlus", {}),
-    "sparse_sigmoid": ("SparseSigmoid", {}),
-    "squareplus": ("Squareplus", {"b": 4.0}),
-    "tanh_shrink": ("TanhShrink", {}),
-    "hard_shrink": ("HardShrink", {"threshold": 0.5}),
-    "soft_shrink": ("SoftShrink", {"threshold": 0.5}),
-}
-
-
 @op("Celu", shape=same_shape, traits=UNARY)
 def Celu(x, alpha=1.0):
     """max(x, 0) + alpha * expm1(min(x, 0) / alpha)."""
@@ -263,3 +252,45 @@ def Threshold(x, threshold=0.0, default_value=0.0):
     """x where x > threshold, else default_value."""
     y = np.where(x > np.float32(threshold), x, np.float32(default_value))
     return y.astype(x.dtype, copy=False)
+
+
+def activation_kernels():
+    """The activation ops an activation spec may name (recurrent cells take their activations
+    as specs): op -> kernel. A new activation kernel joins by its entry here."""
+    return {"Relu": Relu, "LeakyRelu": LeakyRelu, "Elu": Elu, "Selu": Selu, "Gelu": Gelu,
+            "Sigmoid": Sigmoid, "HardSigmoid": HardSigmoid, "Silu": Silu, "HardSilu": HardSilu,
+            "Softplus": Softplus, "Mish": Mish, "Softsign": Softsign, "Tanh": Tanh, "Exp": Exp,
+            "Celu": Celu, "HardTanh": HardTanh, "LogSigmoid": LogSigmoid,
+            "SparsePlus": SparsePlus, "SparseSigmoid": SparseSigmoid, "Squareplus": Squareplus,
+            "TanhShrink": TanhShrink, "HardShrink": HardShrink, "SoftShrink": SoftShrink,
+            "Threshold": Threshold}
+
+
+def apply_activation(spec, x):
+    """An activation spec ``{"op": <an op of activation_kernels>, **attributes}`` applied to
+    x (None: linear)."""
+    if spec is None:
+        return x
+    attrs = {k: v for k, v in spec.items() if k != "op"}
+    return activation_kernels()[spec["op"]](x, **attrs)
+
+
+def activation_problem(spec) -> str | None:
+    """Why ``spec`` is not a valid activation spec (None if it is): checked when a graph is
+    read from a file."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or not isinstance(spec.get("op"), str):
+        return f"{str(spec)[:50]} is not an activation spec {{'op': ..., attributes}}"
+    kernel = activation_kernels().get(spec["op"])
+    if kernel is None:
+        return f"{spec['op'][:30]!r} is not an activation op"
+    params = set(inspect.signature(kernel).parameters) - {"x"}
+    for key, value in spec.items():
+        if key == "op":
+            continue
+        if key not in params:
+            return f"{spec['op']} does not take the attribute {key[:30]!r}"
+        if not (value is None or isinstance(value, (int, float))):
+            return f"{spec['op']} attribute {key!r} is {str(value)[:30]}"
+    return None

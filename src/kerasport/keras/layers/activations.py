@@ -6,50 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from kerasport.keras.registry import LayerContext, register_converter
-from kerasport.ops.activations import NEWER_ACTIVATIONS
 
 
 def activation_op(ctx: LayerContext, name: Any, key: str) -> tuple[str, dict] | None:
-    """The IR op and attributes for a Keras activation name (None for linear)."""
-    if name in (None, "linear", "identity"):
-        return None
-    k2 = ctx.keras_major < 3
-    table: dict[str, tuple[str, dict]] = {
-        "relu": ("Relu", {}),
-        "relu6": ("Relu", {"max_value": 6.0}),
-        "leaky_relu": ("LeakyRelu", {"alpha": 0.2}),
-        "elu": ("Elu", {"alpha": 1.0}),
-        "selu": ("Selu", {}),
-        "gelu": ("Gelu", {"approximate": False}),
-        "approximate_gelu": ("Gelu", {"approximate": True}),
-        "sigmoid": ("Sigmoid", {}),
-        # Keras 2 defined hard_sigmoid as clip(0.2 x + 0.5); Keras 3 as relu6(x + 3) / 6.
-        "hard_sigmoid": ("HardSigmoid", {"slope": 0.2 if k2 else 1.0 / 6.0}),
-        "silu": ("Silu", {}),
-        "swish": ("Silu", {}),
-        "hard_silu": ("HardSilu", {}),
-        "hard_swish": ("HardSilu", {}),
-        "mish": ("Mish", {}),
-        "softplus": ("Softplus", {}),
-        "softsign": ("Softsign", {}),
-        "tanh": ("Tanh", {}),
-        "exponential": ("Exp", {}),
-        "softmax": ("Softmax", {"axis": -1}),
-        "log_softmax": ("LogSoftmax", {"axis": -1}),
-        **NEWER_ACTIVATIONS,
-    }
-    ctx.require(isinstance(name, str) and name in table, key,
-                f"activation {name!r} is not supported",
-                "supported activations: " + ", ".join(sorted(table)) + ", linear")
-    return table[name]
-
-
-def supported_activations() -> list[str]:
-    """Names accepted as activation functions (for the generated docs)."""
-    return sorted(["approximate_gelu", "elu", "exponential", "gelu", "hard_sigmoid",
-                   "hard_silu", "hard_swish", "leaky_relu", "linear", "log_softmax", "mish",
-                   "relu", "relu6", "selu", "sigmoid", "silu", "softmax", "softplus", "softsign",
-                   "swish", "tanh", *NEWER_ACTIVATIONS])
+    """The IR op and attributes for a Keras activation name (None for linear), from the one
+    activation table (keras/activation_table.py)."""
+    return ctx.activation_op(name, key)
 
 
 @register_converter("Activation", mask="pass")
