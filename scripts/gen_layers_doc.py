@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from kerasport.export.onnx import supported_ops
-from kerasport.ir.ops import all_ops, get_op
-from kerasport.keras.layers.activations import supported_activations
+from kerasport.keras.activation_table import supported_activations
 from kerasport.keras.registry import CONVERTERS, load_builtin_converters
+from kerasport.ops import all_ops, get_op
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "layers.md"
 

@@ -27,8 +27,7 @@ from keras_models import (
 from test_layers import single
 
 import kerasport
-from kerasport.keras.layers.activations import supported_activations
-from kerasport.runtime.kernels.activations import NEWER_ACTIVATIONS
+from kerasport.keras.activation_table import NEWER_ACTIVATIONS, supported_activations
 
 K3 = [("k3", "keras"), ("k3", "h5")]
 K3_IDS = ["k3-keras", "k3-h5"]

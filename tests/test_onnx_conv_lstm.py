@@ -14,6 +14,7 @@ from keras_models import ONNX_TOL, check_parity, max_error
 
 from kerasport.export.onnx import to_onnx
 from kerasport.ir.builder import Builder
+from kerasport.keras.activation_table import upgrade_recurrent_attrs
 from kerasport.model import Model, as_list
 
 onnx = pytest.importorskip("onnx")
@@ -51,7 +52,8 @@ def conv_lstm_model(rank: int, spatial: tuple, steps: int | None, ksize: int = 3
     if mask:
         ins.append(b.input("mask", (None, steps), "float32"))
         args.append(ins[-1])
-    attrs = {"strides": [1] * rank, "dilations": [1] * rank, **attrs}  # as the converter
+    # as the converter: Keras activation names (and keras_major) resolved into IR specs
+    attrs = upgrade_recurrent_attrs({"strides": [1] * rank, "dilations": [1] * rank, **attrs})
     y = b.op("ConvLSTM", args, "conv_lstm", attrs, n_out=3)
     return Model(b.finish(ins, list(y), "list" if len(ins) > 1 else "single", "list",
                           "conv_lstm", ["y", "h", "c"]))

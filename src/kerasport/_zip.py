@@ -12,8 +12,10 @@ import zlib
 from collections.abc import Iterator
 from typing import IO
 
-from kerasport.errors import KerasportError, ModelFileError
-from kerasport.io import budget_hint, byte_budget
+import numpy as np
+
+from kerasport.errors import InputError, KerasportError, ModelFileError
+from kerasport.io import budget_hint, byte_budget, read_npy_stream
 
 MAX_ENTRIES = 20_000  # a .keras file holds a handful, a bundle two per weight
 # zipfile's own failures, and those of the decompressors it drives
@@ -115,3 +117,53 @@ def read_entry(zf: zipfile.ZipFile, name: str, path: str,
         if f.read(1):
             raise error(f"{path}: entry '{name}' holds more than its declared size")
     return b"".join(parts)
+
+
+def read_npz(path: str, error: type[KerasportError] = InputError,
+             names: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Every array of a .npz file (or those in ``names``), each checked before allocation;
+    the archive is checked for unsafe entries and its total against the byte budget."""
+    out: dict[str, np.ndarray] = {}
+    with open_archive(path, error) as zf:
+        infos = {i.filename: i for i in zf.infolist()}
+        keys = [n for n in infos if n.endswith(".npy")]
+        if names is not None:
+            keys = [f"{n}.npy" for n in names if f"{n}.npy" in infos]
+        for key in keys:
+            info = infos[key]
+            with open_entry(zf, key, path, error) as f:
+                out[key[:-4]] = read_npy_stream(_Seekless(f), info.file_size,
+                                                f"{path}:{key}", error)
+    return out
+
+
+class _Seekless:
+    """A zip entry stream with ``tell`` counting what was read (zip streams of deflated entries
+    seek slowly); enough for :func:`read_npy_stream`."""
+
+    def __init__(self, f: IO[bytes]):
+        self.f = f
+        self.pos = 0
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        self.pos += len(data)
+        return data
+
+    def readinto(self, buf: bytearray) -> int:
+        view = memoryview(buf)
+        total = 0
+        while total < len(buf):
+            chunk = self.f.read(min(len(buf) - total, 1 << 24))
+            if not chunk:
+                break
+            view[total:total + len(chunk)] = chunk
+            total += len(chunk)
+        self.pos += total
+        return total

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import time
 
+from kerasport.bundle import is_bundle, load_bundle
 from kerasport.errors import ModelFileError
-from kerasport.ir.bundle import is_bundle, load_bundle
 from kerasport.ir.passes import optimize
 from kerasport.keras.files import guarded, read_keras_file, sniff
 from kerasport.keras.graph import Conversion, convert_spec

@@ -10,8 +10,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from kerasport._text import shape_text, table
+from kerasport._zip import read_npz
 from kerasport.errors import InputError, KerasportError, UnsupportedLayerError
-from kerasport.io import atomic_write, read_npy, read_npz
+from kerasport.io import atomic_write, read_npy
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

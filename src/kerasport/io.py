@@ -1,5 +1,6 @@
 """Files in and out, safely: atomic writes with ordinary permissions, .npy/.npz reading that
-checks every declared size before allocating, and the budgets a model file may cost.
+checks every declared size before allocating (.npz archives: kerasport._zip.read_npz), and
+the budgets a model file may cost.
 
 Budgets: a file may expand to at most ``max(FLOOR_BYTES, expansion() * its size)`` bytes
 (zip entries, HDF5 datasets, arrays), never more than ``HARD_LIMIT_BYTES``. Float weights do
@@ -179,55 +180,3 @@ def read_npy(path: str, error: type[KerasportError] = InputError) -> np.ndarray:
             return read_npy_stream(f, size, path, error)
     except OSError as exc:
         raise error(f"cannot read {path}: {exc}") from exc
-
-
-def read_npz(path: str, error: type[KerasportError] = InputError,
-             names: list[str] | None = None) -> dict[str, np.ndarray]:
-    """Every array of a .npz file (or those in ``names``), each checked before allocation;
-    the archive is checked for unsafe entries and its total against the byte budget."""
-    from kerasport._zip import open_archive, open_entry
-
-    out: dict[str, np.ndarray] = {}
-    with open_archive(path, error) as zf:
-        infos = {i.filename: i for i in zf.infolist()}
-        keys = [n for n in infos if n.endswith(".npy")]
-        if names is not None:
-            keys = [f"{n}.npy" for n in names if f"{n}.npy" in infos]
-        for key in keys:
-            info = infos[key]
-            with open_entry(zf, key, path, error) as f:
-                out[key[:-4]] = read_npy_stream(_Seekless(f), info.file_size,
-                                                f"{path}:{key}", error)
-    return out
-
-
-class _Seekless:
-    """A zip entry stream with ``tell`` counting what was read (zip streams of deflated entries
-    seek slowly); enough for :func:`read_npy_stream`."""
-
-    def __init__(self, f: IO[bytes]):
-        self.f = f
-        self.pos = 0
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.pos
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.f.read(n)
-        self.pos += len(data)
-        return data
-
-    def readinto(self, buf: bytearray) -> int:
-        view = memoryview(buf)
-        total = 0
-        while total < len(buf):
-            chunk = self.f.read(min(len(buf) - total, 1 << 24))
-            if not chunk:
-                break
-            view[total:total + len(chunk)] = chunk
-            total += len(chunk)
-        self.pos += total
-        return total

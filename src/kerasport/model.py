@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from kerasport.bundle import Reference, save_bundle
 from kerasport.errors import InputError, KerasportError, VerificationError
-from kerasport.ir.bundle import Reference, save_bundle
 from kerasport.ir.graph import Graph
 from kerasport.metrics import max_relative_error
 from kerasport.quantize.weights import dequantize, quantize_constants

@@ -16,6 +16,7 @@ import numpy as np
 from kerasport.bench import coldstart
 from kerasport.bench.blas import blas_info, describe_blas, unset_note
 from kerasport.bench.engines import ENGINES, Case, EngineUnavailable, import_tensorflow
+from kerasport.ops import get_op
 
 DEFAULT_ENGINES = ("numpy", "onnxruntime", "litert", "keras")
 
@@ -57,7 +58,8 @@ def input_specs(case: Case) -> list[tuple[str, tuple, str, int]]:
         for name in graph.inputs:
             v = graph.values[name]
             rows = [graph.constants[n.inputs[0]].shape[0] for n in graph.nodes
-                    if n.op == "Gather" and n.inputs[1] == name and n.inputs[0] in graph.constants]
+                    if get_op(n.op).traits.batch == "table" and n.inputs[1] == name
+                    and n.inputs[0] in graph.constants]
             specs.append((name, tuple(v.shape), str(v.dtype), min(rows, default=2)))
         return specs
     model = case.keras_model

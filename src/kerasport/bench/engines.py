@@ -231,14 +231,14 @@ class LiteRTEngine:
 
     def prepare(self, case: Case) -> tuple[str, float]:
         """Keras -> SavedModel -> .tflite; (path, seconds)."""
-        from kerasport.export.tflite import RECURRENT_OPS
+        from kerasport.export.tflite import needs_static_batch
 
         if case.keras_model is None:
             raise EngineUnavailable(f"needs Keras to convert: {case.keras_error}")
         if case.kp_model is None:
             raise EngineUnavailable(f"not convertible yet: {case.kp_error}")
         # TFLite needs a static batch for recurrent layers (as kerasport's export decides)
-        fixed = any(n.op in RECURRENT_OPS for n in case.kp_model.graph.nodes)
+        fixed = bool(needs_static_batch(case.kp_model.graph))
         case.extra["litert_fixed_batch"] = fixed
         start = time.perf_counter()
         data = _tflite_float32(case, batch=1 if fixed else None)

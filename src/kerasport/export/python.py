@@ -19,17 +19,22 @@ from typing import Any
 
 import numpy as np
 
-from kerasport.ir.bundle import atomic_write
+from kerasport.bundle import atomic_write
 from kerasport.ir.graph import Graph
-from kerasport.ir.ops import get_op
+from kerasport.ops import get_op
 from kerasport.quantize.weights import SCALE_SUFFIX, dequantize, quantize_constants
 from kerasport.runtime.executor import Executor
-
-_DECORATOR = re.compile(r"^@kernel\([^)]*\)\n", re.M)
 
 
 def _module_globals(fn: Any) -> dict[str, Any]:
     return vars(inspect.getmodule(fn))
+
+
+def _undecorated(obj: Any) -> str:
+    """The source of function ``obj`` without its decorators (``@op(...)`` may span lines)."""
+    src = textwrap.dedent(inspect.getsource(obj))
+    fn = ast.parse(src).body[0]
+    return "".join(src.splitlines(keepends=True)[fn.lineno - 1:])
 
 
 def _free_names(source: str) -> set[str]:
@@ -49,12 +54,12 @@ def _collect(fns: list[Any]) -> list[tuple[str, str]]:
             return
         visiting.add(name)
         if isinstance(obj, types.FunctionType):
-            src = _DECORATOR.sub("", inspect.getsource(obj))
+            src = _undecorated(obj)
             if obj.__name__ != name:  # a kernel registered under another name
                 src = src.replace(f"def {obj.__name__}(", f"def {name}(", 1)
             deps_globals = _module_globals(obj)
             for dep in sorted(_free_names(src)):
-                if dep in deps_globals and dep != name and dep not in ("np", "kernel"):
+                if dep in deps_globals and dep != name and dep not in ("np", "op"):
                     visit(dep, deps_globals[dep], deps_globals)
         else:
             src = f"{name} = {obj!r}\n"
@@ -64,6 +69,12 @@ def _collect(fns: list[Any]) -> list[tuple[str, str]]:
     for fn in fns:
         visit(fn.__name__, fn, _module_globals(fn))
     return list(done.items())
+
+
+def kernel_sources(ops: list[str]) -> list[tuple[str, str]]:
+    """(name, source) of the kernels of ``ops`` and of every helper and constant they use,
+    dependencies first: the standalone form of those ops (NumPy only)."""
+    return _collect([get_op(op).kernel for op in ops])
 
 
 def _identifier(name: str, taken: set[str]) -> str:
@@ -86,8 +97,7 @@ def _literal(value: Any) -> str:
 
 def generate(graph: Graph, weights_file: str, weights_mode: str = "float32") -> str:
     """The source of the standalone module for ``graph``."""
-    kernels = {node.op: get_op(node.op).kernel for node in graph.nodes}
-    pieces = _collect([kernels[op] for op in sorted(kernels)])
+    pieces = kernel_sources(sorted({node.op for node in graph.nodes}))
     taken = {name for name, _ in pieces} | {"np", "W", "x", "inputs", "predict", "load_weights",
                                              "self_check", "main"}
     names: dict[str, str] = {}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
 
 from kerasport.errors import ModelFileError
 from kerasport.ir.graph import Graph, Node, Value
-from kerasport.ir.ops import get_op
+from kerasport.ops import get_op
 
 # No value may hold more than this many elements per sample (8 GiB of float32): a config
 # asking for more is corrupt or hostile, and is refused before anything is allocated.
@@ -89,8 +90,11 @@ class Builder:
         out_shapes = opdef.shape(shapes, **attrs)
         for shape in out_shapes:
             check_size(shape, f"layer '{layer or name}' ({op})")
-        # an op with a "dtype" attribute (Cast, masks) produces that dtype
-        dtype = attrs["dtype"] if "dtype" in attrs else self.values[inputs[0]].dtype
+        # an op with a "dtype" attribute (Cast, masks) produces that dtype (its default if
+        # not given)
+        default = inspect.signature(opdef.kernel).parameters.get("dtype")
+        dtype = attrs.get("dtype", default.default if default is not None
+                          else self.values[inputs[0]].dtype)
         outs = [self.unique(name if i == 0 else f"{name}/out{i}") for i in range(n_out)]
         for out, shape in zip(outs, out_shapes):
             self.values[out] = Value(out, shape, dtype)

@@ -17,7 +17,8 @@ import numpy as np
 from kerasport.errors import KerasportError, ModelFileError
 from kerasport.ir.builder import MAX_SAMPLE_ELEMENTS, sample_elements
 from kerasport.ir.graph import Graph, Node, Value
-from kerasport.ir.ops import all_ops, get_op
+from kerasport.ops import all_ops, get_op
+from kerasport.ops.activations import activation_problem
 
 STRUCTURES = ("single", "list", "dict")
 VALUE_DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
@@ -76,6 +77,10 @@ class _Check:
                                             for a in v))
             if not ok:
                 self.fail(f"{op} attribute '{key}' is {str(v)[:50]}")
+        for key in ("activation", "recurrent_activation"):
+            problem = activation_problem(attrs[key]) if key in attrs else None
+            if problem:
+                self.fail(f"{op} attribute '{key}': {problem}")
         params = inspect.signature(get_op(op).kernel).parameters.values()
         if not any(p.kind is p.VAR_KEYWORD for p in params):
             allowed = {p.name for p in params if p.kind in (p.KEYWORD_ONLY,

@@ -11,23 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kerasport.errors import LayerIssue, ModelFileError, UnsupportedLayerError
+from kerasport.errors import KerasportError, LayerIssue, ModelFileError, UnsupportedLayerError
 from kerasport.ir.builder import Builder
 from kerasport.ir.graph import Graph
 from kerasport.keras.config import LayerSpec, ModelSpec, TensorRef, flatten_refs
 from kerasport.keras.registry import LayerContext, LayerUnsupported, find_converter, is_operation
 from kerasport.keras.weights import WeightSource
 
-# Keras layers whose compute_mask passes the (first) input's mask on unchanged; merging layers
-# combine their inputs' masks with a logical and. Every other layer drops the mask unless its
-# converter sets ``ctx.output_masks``.
-MASK_PASSING = {
-    "Dense", "Activation", "Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
-    "AlphaDropout", "ActivityRegularization", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
-    "LayerNormalization", "BatchNormalization", "UnitNormalization", "RMSNormalization",
-    "Identity", "Rescaling", "EinsumDense", "TimeDistributed", "ThresholdedReLU",
-}
-MASK_MERGING = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"}
 FLOAT_DTYPES = {"float16", "bfloat16", "float32", "float64", "mixed_float16", "mixed_bfloat16"}
 
 
@@ -221,7 +211,7 @@ class _Walker:
             if reg.cast_inputs:
                 inputs = [self._as_float(v, name) for v in inputs]
             outputs = reg.fn(ctx, inputs)
-            self._propagate_masks(layer, ctx, list(outputs), implicit)
+            self._propagate_masks(reg.mask, ctx, list(outputs), implicit)
         except LayerUnsupported as exc:
             # Behind a failed layer, only config problems are this layer's own.
             if node_idx == 0 and (not poisoned or exc.issue.key):
@@ -248,7 +238,8 @@ class _Walker:
     def _input_masks(self, call, inputs: list[str], keras_major: int, memo,
                      scope: str) -> list[str | None]:
         """Keras 3 records a layer's mask as an explicit ``mask=`` call argument (made by
-        ops nodes such as NotEqual); Keras 2 propagates masks implicitly (see MASK_PASSING)."""
+        ops nodes such as NotEqual); Keras 2 propagates masks implicitly (each converter's
+        ``mask`` rule)."""
         if keras_major < 3:
             return [self.masks.get(v) for v in inputs]
         given = call.kwargs.get("mask")
@@ -260,22 +251,26 @@ class _Walker:
             return (found + [None] * len(inputs))[:max(len(inputs), 1)]
         return [None] * len(inputs)
 
-    def _propagate_masks(self, layer: LayerSpec, ctx: LayerContext, outputs: list[str],
+    def _propagate_masks(self, rule: str | None, ctx: LayerContext, outputs: list[str],
                          masks: list[str | None]) -> None:
-        """Record the Keras mask of each output (see MASK_PASSING). Keras 3 files also carry
+        """Record the Keras mask of each output, by the converter's declared mask ``rule``
+        (see keras/registry.py MASK_RULES). Keras 3 files also carry
         masks on tensors without recording them (MultiHeadAttention's query/value masks,
         Attention's list of masks): ``ctx.mask_of`` reads these; ``ctx.input_masks`` of a
         Keras 3 layer still come from its recorded mask= argument only."""
         out_masks: list[str | None] = [None] * len(outputs)
+        if ctx.output_masks is not None and rule not in ("own", None):
+            raise KerasportError(f"the converter of {ctx.class_name} sets output masks but is "
+                                 f"registered with mask={rule!r}, not 'own'")
         if ctx.output_masks is not None:
             out_masks = list(ctx.output_masks) + [None] * (len(outputs) - len(ctx.output_masks))
-        elif layer.class_name in MASK_PASSING and masks and masks[0]:
+        elif rule == "pass" and masks and masks[0]:
             out_masks[0] = masks[0]
-        elif layer.class_name in MASK_MERGING and ctx.keras_major >= 3 and all(masks):
+        elif rule == "merge" and ctx.keras_major >= 3 and all(masks):
             # Keras 3 merges: or of the masks, and no mask unless every input has one
             out_masks[0] = self.b.op("Max", list(masks), f"{ctx.scope}/mask_or", {},
                                      layer=ctx.scope) if len(masks) > 1 else masks[0]
-        elif layer.class_name in MASK_MERGING and ctx.keras_major < 3 and any(masks):
+        elif rule == "merge" and ctx.keras_major < 3 and any(masks):
             present = [m for m in masks if m]
             merged = present[0]
             for k, m in enumerate(present[1:]):

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from kerasport.errors import KerasportError, LayerIssue, WeightsError
+from kerasport.keras.activation_table import (
+    ACTIVATIONS,
+    LINEAR,
+    activation_op,
+    supported_activations,
+)
 
 if TYPE_CHECKING:
     from kerasport.ir.builder import Builder
@@ -22,27 +28,46 @@ if TYPE_CHECKING:
 Converter = Callable[["LayerContext", list[str]], list[str]]
 
 
+# What a converter does with the Keras mask of its inputs (Keras' compute_mask):
+# "pass": the first input's mask goes on unchanged to the first output;
+# "merge": Keras' merging layers (Keras 3: or of the masks when every input has one; Keras 2:
+#   and of the masks present);
+# "own": the converter sets ``ctx.output_masks`` itself (no mask where it sets none);
+# "drop": no output carries a mask.
+# Built-in converters always declare it (tests/test_registry_masks.py checks); a user's
+# converter that does not (mask=None) drops masks, as a Keras layer without masking support.
+MASK_RULES = ("pass", "merge", "own", "drop")
+MaskRule = Literal["pass", "merge", "own", "drop"]
+
+
 @dataclass(frozen=True)
 class Registration:
-    """A converter and how the walk should treat its inputs."""
+    """A converter and how the walk should treat its inputs and their masks."""
 
     fn: Converter
     cast_inputs: bool = True
+    mask: MaskRule | None = None
 
 
 CONVERTERS: dict[str, Registration] = {}
 
 
-def register_converter(*class_names: str, replace: bool = False, cast_inputs: bool = True):
+def register_converter(*class_names: str, replace: bool = False, cast_inputs: bool = True,
+                       mask: MaskRule | None = None):
     """Register a converter for Keras layer classes (by class name or registered name).
+
+    ``mask`` says what the layer does with a Keras mask on its inputs (see MASK_RULES):
+    "pass", "merge", "own" (the converter sets ``ctx.output_masks``) or "drop".
 
     Example, for a custom layer ``MyScale`` whose weight ``w`` multiplies the input::
 
-        @kerasport.register_converter("MyScale")
+        @kerasport.register_converter("MyScale", mask="pass")
         def my_scale(ctx, inputs):
             (w,) = ctx.weights_as(["w"])
             return [ctx.op("Mul", [inputs[0], ctx.const("w", w)])]
     """
+    if mask is not None and mask not in MASK_RULES:
+        raise KerasportError(f"mask={mask!r}: choose one of {', '.join(MASK_RULES)}")
 
     def deco(fn: Converter) -> Converter:
         for name in class_names:
@@ -51,7 +76,7 @@ def register_converter(*class_names: str, replace: bool = False, cast_inputs: bo
                     f"a converter for '{name}' is already registered "
                     f"({CONVERTERS[name].fn.__module__}.{CONVERTERS[name].fn.__name__}); pass "
                     "replace=True to override it")
-            CONVERTERS[name] = Registration(fn, cast_inputs)
+            CONVERTERS[name] = Registration(fn, cast_inputs, mask)
         return fn
 
     return deco
@@ -189,11 +214,17 @@ class LayerContext:
                                               "input rank unknown", kind=self.kind))
         return len(shape)
 
+    def activation_op(self, name: Any, key: str = "activation") -> tuple[str, dict] | None:
+        """The IR op and attributes of a Keras activation name, from the one activation table
+        (keras/activation_table.py); None for linear. An unknown name fails the layer."""
+        ok = name is None or isinstance(name, str) and (name in ACTIVATIONS or name in LINEAR)
+        self.require(ok, key, f"activation {name!r} is not supported",
+                     "supported activations: " + ", ".join(supported_activations()))
+        return activation_op(name, self.keras_major)
+
     def activation(self, x: str, name: Any, suffix: str = "act") -> str:
         """Apply a Keras activation function given by name (linear adds nothing)."""
-        from kerasport.keras.layers.activations import activation_op
-
-        op = activation_op(self, name, "activation")
+        op = self.activation_op(name)
         if op is None:
             return x
         return self.op(op[0], [x], suffix, **op[1])

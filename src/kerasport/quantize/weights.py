@@ -13,19 +13,20 @@ import numpy as np
 
 from kerasport.errors import KerasportError
 from kerasport.ir.graph import Graph
+from kerasport.ops import get_op
 
 WEIGHT_MODES = ("float32", "float16", "int8")
-# ops whose input 1 is a weight kernel with output channels on the last axis
-_KERNEL_OPS = {"Dense", "Conv"}
 
 
 def quantizable_constants(graph: Graph) -> set[str]:
-    """Constants used only as the kernel of a Dense/Conv op (int8 candidates)."""
+    """Constants used only as weight inputs that quantize (the op's ``quantize_inputs`` trait:
+    Dense and Conv kernels, output channels on the last axis): the int8 candidates."""
     kernels, other = set(), set()
     for node in graph.nodes:
         for i, name in enumerate(node.inputs):
             if name in graph.constants:
-                (kernels if node.op in _KERNEL_OPS and i == 1 else other).add(name)
+                weight = i in get_op(node.op).traits.quantize_inputs
+                (kernels if weight else other).add(name)
     return {n for n in kernels - other if graph.constants[n].ndim >= 2}
 
 

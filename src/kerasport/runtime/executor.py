@@ -19,7 +19,7 @@ import numpy as np
 
 from kerasport.errors import KerasportError
 from kerasport.ir.graph import Graph
-from kerasport.ir.ops import get_op
+from kerasport.ops import get_op
 
 # Chunks hold at most this many bytes in the largest value of the graph.
 CHUNK_BYTES = 16 * 2**20
@@ -115,8 +115,9 @@ def _touches_batch(node: Any, rank: int | None) -> bool:
 
 def chunk_size(graph: Graph) -> int | None:
     """Samples per chunk for ``graph`` (None: always run the whole batch): chosen so that its
-    largest value holds about CHUNK_BYTES. None for graphs with free non-batch dims, ops that
-    name the batch axis, gathers from batch values, or inputs and outputs without a batch."""
+    largest value holds about CHUNK_BYTES. None for graphs with free non-batch dims, ops whose
+    attributes name the batch axis or that index rows of a batch value (their ``batch``
+    trait), or inputs and outputs without a batch."""
     per_sample = 0
     for v in graph.values.values():
         if v.name in graph.constants:
@@ -134,9 +135,10 @@ def chunk_size(graph: Graph) -> int | None:
     for node in graph.nodes:
         out = graph.values.get(node.outputs[0]) if node.outputs else None
         rank = len(out.shape) if out is not None and out.shape is not None else None
-        if _touches_batch(node, rank):
+        batch = get_op(node.op).traits.batch
+        if batch == "axis_attrs" and _touches_batch(node, rank):
             return None
-        if node.op == "Gather" and node.inputs[0] not in graph.constants:
+        if batch == "table" and node.inputs[0] not in graph.constants:
             return None
     if per_sample == 0:
         return None

@@ -12,8 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from kerasport.bundle import atomic_write
 from kerasport.errors import KerasportError, MissingExtraError
-from kerasport.ir.bundle import atomic_write
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 13
@@ -43,6 +43,20 @@ def supported_ops() -> list[str]:
     return sorted(_emitters())
 
 
+def _why(op: str) -> str:
+    from kerasport.export.onnx.context import UNAVAILABLE
+
+    return f": {UNAVAILABLE[op]}" if op in UNAVAILABLE else ""
+
+
+def unavailable_ops() -> dict[str, str]:
+    """IR ops without an ONNX form: op -> the reason."""
+    from kerasport.export.onnx.context import UNAVAILABLE
+
+    _emitters()
+    return dict(UNAVAILABLE)
+
+
 def to_onnx(model: Any, opset: int = DEFAULT_OPSET, batch_size: int | None = None,
             inputs_as_nchw: bool = False):
     """The ONNX ModelProto for a kerasport Model (checked, not written)."""
@@ -61,7 +75,7 @@ def to_onnx(model: Any, opset: int = DEFAULT_OPSET, batch_size: int | None = Non
     missing = sorted({(n.op, n.layer) for n in graph.nodes if n.op not in emitters})
     if missing:
         raise KerasportError("these ops have no ONNX mapping yet: " + ", ".join(
-            f"{op} (from layer '{layer}')" for op, layer in missing))
+            f"{op} (from layer '{layer}'{_why(op)})" for op, layer in missing))
     ctx = ExportContext(graph, opset)
     batch = batch_size if batch_size else "batch"
 

@@ -1,16 +1,17 @@
-"""ONNX emitters for Keras 3's newer activations (celu, hard_tanh, log_sigmoid, sparse_plus,
-sparse_sigmoid, squareplus, tanh_shrink, hard_shrink, soft_shrink, threshold), composed from
-standard ONNX ops that follow the runtime's kernels. The same compositions serve recurrent
-layers exported as a Scan (recurrent_scan.activation)."""
+"""ONNX forms of the activation ops as compositions of standard ONNX ops that follow the
+runtime's kernels: the emitters of Keras 3's newer activations (celu, hard_tanh, log_sigmoid,
+sparse_plus, sparse_sigmoid, squareplus, tanh_shrink, hard_shrink, soft_shrink, threshold),
+and every activation spec of a recurrent layer exported as a Scan (``compose_spec``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from kerasport.export.onnx.context import ExportContext, emitter
 from kerasport.export.onnx.helpers import scalar
 from kerasport.ir.graph import Node
-from kerasport.runtime.kernels.activations import NEWER_ACTIVATIONS
 
 COMPOSED = ("Celu", "HardTanh", "LogSigmoid", "SparsePlus", "SparseSigmoid", "Squareplus",
             "TanhShrink", "HardShrink", "SoftShrink", "Threshold")
@@ -56,13 +57,50 @@ def compose(ctx: Any, op: str, x: str, out: str, attrs: dict[str, Any]) -> str:
     raise ValueError(f"no ONNX composition for activation op {op!r}")
 
 
-def compose_named(ctx: Any, name: str, x: str, out: str) -> str | None:
-    """The newer Keras activation ``name`` (Keras' defaults) of ONNX tensor ``x``, or None if
-    ``name`` is not one of them."""
-    if name not in NEWER_ACTIVATIONS:
-        return None
-    op, attrs = NEWER_ACTIVATIONS[name]
-    return compose(ctx, op, x, out, attrs)
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_GAMMA = 1.0507009873554804934193349852946
+# ONNX ops that compute an IR activation op with the same attributes
+_DIRECT = {"Tanh": "Tanh", "Sigmoid": "Sigmoid", "Softplus": "Softplus", "Softsign": "Softsign"}
+
+
+def _compose_common(ctx: Any, op: str, x: str, out: str, attrs: dict[str, Any]) -> str | None:
+    """The activations ONNX's recurrent ops also know, and the sigmoid family; None if ``op``
+    is none of them."""
+    if op in _DIRECT:
+        return ctx.add(_DIRECT[op], [x], out)
+    if op == "Relu" and not any(attrs.get(k) for k in ("max_value", "negative_slope",
+                                                       "threshold")):
+        return ctx.add("Relu", [x], out)
+    if op == "HardSigmoid":
+        return ctx.add("HardSigmoid", [x], out, alpha=float(attrs.get("slope", 1.0 / 6.0)),
+                       beta=float(attrs.get("offset", 0.5)))
+    if op == "Elu":
+        return ctx.add("Elu", [x], out, alpha=float(attrs.get("alpha", 1.0)))
+    if op == "Selu":
+        return ctx.add("Selu", [x], out, alpha=_SELU_ALPHA, gamma=_SELU_GAMMA)
+    if op == "Silu":
+        return ctx.add("Mul", [x, ctx.add("Sigmoid", [x], f"{out}/sigmoid")], out)
+    if op == "HardSilu":
+        if ctx.opset >= 14:
+            return ctx.add("HardSwish", [x], out)
+        gate = ctx.add("HardSigmoid", [x], f"{out}/gate", alpha=1.0 / 6.0, beta=0.5)
+        return ctx.add("Mul", [x, gate], out)
+    if op == "Gelu" and not attrs.get("approximate"):
+        erf = ctx.add("Erf", [ctx.add("Mul", [x, scalar(ctx, 1 / np.sqrt(2.0))], f"{out}/s")],
+                      f"{out}/erf")
+        half = ctx.add("Mul", [x, scalar(ctx, 0.5)], f"{out}/half")
+        return ctx.add("Mul", [half, ctx.add("Add", [erf, scalar(ctx, 1.0)], f"{out}/1+erf")], out)
+    return None
+
+
+def compose_spec(ctx: Any, spec: dict[str, Any] | None, x: str, out: str) -> str:
+    """The activation ``spec`` ({"op": ..., **attributes}; None: linear) of ONNX tensor
+    ``x`` (the runtime's ``apply_activation``)."""
+    if spec is None:
+        return x
+    attrs = {k: v for k, v in spec.items() if k != "op"}
+    common = _compose_common(ctx, spec["op"], x, out, attrs)
+    return common if common is not None else compose(ctx, spec["op"], x, out, attrs)
 
 
 @emitter(*COMPOSED)

@@ -5,7 +5,7 @@ have no channel axis, so every input is taken in the Keras (channels-last) layou
 channels-first or time-major gets its one Transpose from context.get — and every output is
 recorded channels-last.
 
-MaskedSoftmax repeats runtime/kernels/attention.py step by step (same operations, same order):
+MaskedSoftmax repeats ops/attention.py step by step (same operations, same order):
 the mask gets its new axes with Unsqueeze, the causal triangle and the window band are a
 constant where the scores' last two sizes are known and small, else built from Shape/Range and
 comparisons (sequence lengths may be free), masked scores are filled with Where or pushed down

@@ -21,19 +21,34 @@ CL, CF = "cl", "cf"
 TM = "tm"  # time-major: (N, T, ...) held as (T, N, ...), for the recurrent ops
 
 EMITTERS: dict[str, Callable[[ExportContext, Node], None]] = {}
+# IR ops without an ONNX form: op -> the reason
+UNAVAILABLE: dict[str, str] = {}
+# ops whose emitters want time-major sequence inputs
+TIME_MAJOR: set[str] = set()
 
 
-def emitter(*ops: str):
-    """Register the ONNX emitter of IR ops (refuses duplicates)."""
+def emitter(*ops: str, time_major: bool = False):
+    """Register the ONNX emitter of IR ops (refuses duplicates). ``time_major``: the emitter
+    wants its sequence and mask inputs held time-major (see sequence.py)."""
 
     def deco(fn):
         for op in ops:
-            if op in EMITTERS:
+            if op in EMITTERS or op in UNAVAILABLE:
                 raise KerasportError(f"ONNX emitter for '{op}' registered twice")
             EMITTERS[op] = fn
+            if time_major:
+                TIME_MAJOR.add(op)
         return fn
 
     return deco
+
+
+def unavailable(op: str, reason: str) -> None:
+    """Record that IR op ``op`` has no ONNX form, and why (the conformance test asks every op
+    for an emitter or this entry)."""
+    if op in EMITTERS or op in UNAVAILABLE:
+        raise KerasportError(f"ONNX emitter for '{op}' registered twice")
+    UNAVAILABLE[op] = reason
 
 
 def to_cf(rank: int) -> list[int]:

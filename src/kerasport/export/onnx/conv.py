@@ -8,7 +8,7 @@ from kerasport.errors import KerasportError
 from kerasport.export.onnx.context import CF, CL, ExportContext, emitter
 from kerasport.export.onnx.helpers import conv_pads, onnx_conv_kernel
 from kerasport.ir.graph import Node
-from kerasport.runtime.kernels.conv import transpose_out_size
+from kerasport.ops.conv import transpose_out_size
 
 
 def _pads(ctx: ExportContext, x: str, ksize, strides, dilations, padding) -> dict:

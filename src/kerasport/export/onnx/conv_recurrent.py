@@ -1,6 +1,6 @@
 """ONNX emitter for ConvLSTM (ConvLSTM1D/2D/3D) as one Scan over time.
 
-runtime/kernels/recurrent.py's ConvLSTM is the spec. Outside the loop, the input convolution of
+ops/recurrent.py's ConvLSTM is the spec. Outside the loop, the input convolution of
 every timestep is one channels-first Conv over (T * N, C, *S); the Scan body then adds the
 recurrent 'same' convolution of h, applies the gates (i, f, c, o) and carries h, c and the last
 output over masked steps with Where. go_backwards reverses the scan input (outputs stay in
@@ -19,6 +19,7 @@ from kerasport.export.onnx.context import CF, CL, TM, ExportContext, emitter, to
 from kerasport.export.onnx.helpers import BOOL, FLOAT, conv_pads, onnx_conv_kernel, scalar
 from kerasport.export.onnx.recurrent_scan import activation
 from kerasport.ir.graph import Node
+from kerasport.ops.recurrent import SIGMOID, TANH
 
 
 @contextmanager
@@ -88,7 +89,6 @@ def _body(ctx: ExportContext, node: Node, units: int, rank: int, masked: bool, b
     from onnx import helper
 
     a = node.attrs
-    major = int(a.get("keras_major", 3))
     names = [ctx.fresh(f"{base}/{n}_in") for n in ("h", "c", "out", "z", "m")[:4 + masked]]
     h, c, out, z_t = names[:4]
     recurrent, rk = _onnx_kernel(ctx, node.inputs[2])
@@ -101,14 +101,14 @@ def _body(ctx: ExportContext, node: Node, units: int, rank: int, masked: bool, b
         z = ctx.add("Add", [z_t, rz], f"{base}/z")
         gates = ctx.add("Split", [z, ctx.ints([units] * 4, "split")], f"{base}/gate", n_out=4,
                         axis=1)
-        rec_act, act = a.get("recurrent_activation", "sigmoid"), a.get("activation", "tanh")
-        i = activation(ctx, rec_act, gates[0], major, f"{base}/i")
-        f = activation(ctx, rec_act, gates[1], major, f"{base}/f")
-        g = activation(ctx, act, gates[2], major, f"{base}/g")
-        o = activation(ctx, rec_act, gates[3], major, f"{base}/o")
+        rec_act, act = a.get("recurrent_activation", SIGMOID), a.get("activation", TANH)
+        i = activation(ctx, rec_act, gates[0], f"{base}/i")
+        f = activation(ctx, rec_act, gates[1], f"{base}/f")
+        g = activation(ctx, act, gates[2], f"{base}/g")
+        o = activation(ctx, rec_act, gates[3], f"{base}/o")
         new_c = ctx.add("Add", [ctx.add("Mul", [f, c], f"{base}/fc"),
                                 ctx.add("Mul", [i, g], f"{base}/ig")], f"{base}/new_c")
-        new_h = ctx.add("Mul", [o, activation(ctx, act, new_c, major, f"{base}/act_c")],
+        new_h = ctx.add("Mul", [o, activation(ctx, act, new_c, f"{base}/act_c")],
                         f"{base}/new_h")
         if masked:
             m = ctx.add("Unsqueeze", [names[4], ctx.ints(list(range(1, rank + 2)), "axes")],

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from kerasport.runtime.kernels.conv import same_pads
+from kerasport.ops.conv import same_pads
 
 # onnx.TensorProto element types (numbers from the ONNX spec, so this module imports no onnx)
 FLOAT, UINT8, INT8, INT32, INT64, BOOL, FLOAT16 = 1, 2, 3, 6, 7, 9, 10

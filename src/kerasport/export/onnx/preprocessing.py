@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasport.export.onnx.context import CL, ExportContext, emitter
+from kerasport.export.onnx.context import CL, ExportContext, emitter, unavailable
 from kerasport.export.onnx.helpers import INT64, onnx_dtype, scalar
 from kerasport.ir.graph import Node
 
@@ -100,3 +100,7 @@ def auto_contrast(ctx: ExportContext, node: Node) -> None:
         y = ctx.add("Add", [y, scalar(ctx, lo)], f"{out}/back")
     nan = ctx.add("IsNaN", [pre], f"{out}/constant")
     ctx.set(out, ctx.add("Where", [nan, x, y], out), CL)
+
+
+unavailable("FarmHash", "FarmHash64 of each number's decimal form needs string formatting and "
+            "64-bit multiply-rotate arithmetic that ONNX's standard ops do not have")

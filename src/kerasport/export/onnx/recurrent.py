@@ -1,14 +1,15 @@
 """ONNX emitters for SimpleRNN, LSTM and GRU as the native ONNX RNN, LSTM and GRU ops.
 
-Keras to ONNX (runtime/kernels/recurrent.py is the spec):
+Keras to ONNX (ops/recurrent.py is the spec):
 
 - Weights: kernel (F, g*u) and recurrent kernel (u, g*u) become W [D, g*u, F] and
   R [D, g*u, u] with the gates reordered: LSTM Keras (i, f, c, o) -> ONNX (i, o, f, c); GRU
   (z, r, h) in both. B [D, 2*g*u] is the input bias then the recurrent bias, which only a
   reset_after GRU has (linear_before_reset=1); reset_after=False is linear_before_reset=0.
-- Activations by ONNX name (linear is Affine(1, 0); hard_sigmoid is HardSigmoid with Keras'
-  slope: 0.2 in Keras 2, 1/6 in Keras 3). A layer using selu, silu, hard_silu or gelu, which
-  ONNX's recurrent ops lack, becomes a Scan over time instead (recurrent_scan.py).
+- Activation specs as ONNX activations (linear is Affine(1, 0); HardSigmoid takes the spec's
+  slope and offset, which the reader resolved per Keras version). A layer using selu, silu,
+  hard_silu, gelu ..., which ONNX's recurrent ops lack, becomes a Scan over time instead
+  (recurrent_scan.py).
 - ONNX Runtime runs layout=0 only: sequences are held time-major (context.TM) and transposed
   back only where a batch-major op needs them.
 - go_backwards is direction="reverse". ONNX writes the outputs in input time order, Keras in
@@ -39,49 +40,61 @@ from kerasport.export.onnx.sequence import (
     used,
 )
 from kerasport.ir.graph import Node
+from kerasport.ops.recurrent import SIGMOID, TANH
 
 _ONNX_OP = {"SimpleRNN": "RNN", "LSTM": "LSTM", "GRU": "GRU"}
 _ORDER = {"SimpleRNN": [0], "LSTM": [0, 3, 1, 2], "GRU": [0, 1, 2]}
-_SIMPLE = {"tanh": "Tanh", "sigmoid": "Sigmoid", "relu": "Relu", "softplus": "Softplus",
-           "softsign": "Softsign"}
 _FUSED = "fused"
+# ops ONNX's RNN / LSTM / GRU apply themselves, with their alpha and beta attributes
+_NATIVE = {"Tanh": ((), ()), "Sigmoid": ((), ()), "Relu": ((), ()), "Softplus": ((), ()),
+           "Softsign": ((), ()), "HardSigmoid": (("slope", 1.0 / 6.0), ("offset", 0.5)),
+           "Elu": (("alpha", 1.0), ())}
 
 
-def _activation(name: str | None, keras_major: int, node: Node) -> tuple[str, list, list]:
-    """(ONNX activation, its alpha values, its beta values) for a Keras activation name."""
-    if name in _SIMPLE:
-        return _SIMPLE[name], [], []
-    if name in ("linear", None):
+def _native_form(spec: dict | None) -> tuple[str, list, list] | None:
+    """(ONNX activation, its alpha values, its beta values) for an activation spec, or None if
+    ONNX's recurrent ops lack it."""
+    if spec is None:
         return "Affine", [1.0], [0.0]
-    if name == "hard_sigmoid":
-        return "HardSigmoid", [0.2 if keras_major < 3 else 1.0 / 6.0], [0.5]
-    if name == "elu":
-        return "Elu", [1.0], []
-    raise KerasportError(f"layer '{node.layer}': activation {name!r} of {node.op} has no ONNX "
-                         "recurrent form (ONNX RNN ops know tanh, sigmoid, hard_sigmoid, relu, "
-                         "elu, softplus, softsign and linear)")
+    op = spec.get("op")
+    if op not in _NATIVE:
+        return None
+    alpha, beta = _NATIVE[op]
+    known = {"op", *(pair[0] for pair in (alpha, beta) if pair)}
+    if op == "Relu":  # plain relu only
+        known |= {k for k in ("max_value", "negative_slope", "threshold") if not spec.get(k)}
+    if set(spec) - known:
+        return None
+    return (op, [float(spec.get(alpha[0], alpha[1]))] if alpha else [],
+            [float(spec.get(beta[0], beta[1]))] if beta else [])
+
+
+def _specs(node: Node) -> tuple[dict | None, dict | None]:
+    a = node.attrs
+    return a.get("activation", TANH), a.get("recurrent_activation", SIGMOID)
 
 
 def native(node: Node) -> bool:
     """True if ONNX's RNN / LSTM / GRU op has the node's activations."""
-    names = [node.attrs.get("activation", "tanh")]
-    if node.op != "SimpleRNN":
-        names.append(node.attrs.get("recurrent_activation", "sigmoid"))
-    return all(n in _SIMPLE or n in ("linear", None, "hard_sigmoid", "elu") for n in names)
+    act, rec = _specs(node)
+    specs = [act] if node.op == "SimpleRNN" else [act, rec]
+    return all(_native_form(s) is not None for s in specs)
 
 
 def _activations(node: Node) -> tuple[list[str], list[float], list[float]]:
     """The op's activation list (f, g, h for LSTM; f, g for GRU; f for RNN) with alphas and
     betas in the order ONNX consumes them."""
-    a = node.attrs
-    act, rec = a.get("activation", "tanh"), a.get("recurrent_activation", "sigmoid")
-    names = {"SimpleRNN": [act], "GRU": [rec, act], "LSTM": [rec, act, act]}[node.op]
+    act, rec = _specs(node)
+    specs = {"SimpleRNN": [act], "GRU": [rec, act], "LSTM": [rec, act, act]}[node.op]
     acts, alphas, betas = [], [], []
-    for name in names:
-        onnx_name, alpha, beta = _activation(name, int(a.get("keras_major", 3)), node)
-        acts.append(onnx_name)
-        alphas += alpha
-        betas += beta
+    for spec in specs:
+        form = _native_form(spec)
+        if form is None:
+            raise KerasportError(f"layer '{node.layer}': activation {spec!r} of {node.op} has "
+                                 "no native ONNX recurrent form")
+        acts.append(form[0])
+        alphas += form[1]
+        betas += form[2]
     return acts, alphas, betas
 
 
@@ -158,7 +171,7 @@ def _backward_partner(ctx: ExportContext, node: Node) -> Node | None:
     return None
 
 
-@emitter("SimpleRNN", "LSTM", "GRU")
+@emitter("SimpleRNN", "LSTM", "GRU", time_major=True)
 def recurrent(ctx: ExportContext, node: Node) -> None:
     """One native ONNX RNN / LSTM / GRU (bidirectional for the two halves of a
     Bidirectional layer)."""

@@ -1,5 +1,5 @@
 """Recurrent layers whose activations ONNX's RNN ops lack (selu, silu, hard_silu, gelu), as an
-ONNX Scan over time that follows runtime/kernels/recurrent.py step by step.
+ONNX Scan over time that follows ops/recurrent.py step by step.
 
 The input projection x W + b is one MatMul over all steps (time-major); the Scan body does the
 recurrent product, the gates and the mask (a masked step keeps the state and repeats the last
@@ -11,48 +11,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasport.export.onnx.activations import compose_named
+from kerasport.export.onnx.activations import compose_spec
 from kerasport.export.onnx.context import CL, TM, ExportContext
 from kerasport.export.onnx.helpers import BOOL, FLOAT, scalar
 from kerasport.export.onnx.sequence import BOOL_TM, used
 from kerasport.ir.graph import Node
-
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_GAMMA = 1.0507009873554804934193349852946
+from kerasport.ops.recurrent import SIGMOID, TANH
 
 
-def activation(ctx: ExportContext, name: str | None, x: str, keras_major: int, base: str) -> str:
-    """Keras activation ``name`` of ONNX tensor ``x`` from ONNX ops (runtime's ``activate``)."""
-    simple = {"tanh": "Tanh", "sigmoid": "Sigmoid", "relu": "Relu", "softplus": "Softplus",
-              "softsign": "Softsign"}
-    if name in simple:
-        return ctx.add(simple[name], [x], base)
-    if name in ("linear", None):
-        return x
-    if name == "hard_sigmoid":
-        return ctx.add("HardSigmoid", [x], base, alpha=0.2 if keras_major < 3 else 1.0 / 6.0,
-                       beta=0.5)
-    if name == "elu":
-        return ctx.add("Elu", [x], base, alpha=1.0)
-    if name == "selu":
-        return ctx.add("Selu", [x], base, alpha=_SELU_ALPHA, gamma=_SELU_GAMMA)
-    if name in ("silu", "swish"):
-        return ctx.add("Mul", [x, ctx.add("Sigmoid", [x], f"{base}/sigmoid")], base)
-    if name in ("hard_silu", "hard_swish"):
-        if ctx.opset >= 14:
-            return ctx.add("HardSwish", [x], base)
-        gate = ctx.add("HardSigmoid", [x], f"{base}/gate", alpha=1.0 / 6.0, beta=0.5)
-        return ctx.add("Mul", [x, gate], base)
-    if name == "gelu":
-        erf = ctx.add("Erf", [ctx.add("Mul", [x, scalar(ctx, 1 / np.sqrt(2.0))], f"{base}/s")],
-                      f"{base}/erf")
-        half = ctx.add("Mul", [x, scalar(ctx, 0.5)], f"{base}/half")
-        one_plus = ctx.add("Add", [erf, scalar(ctx, 1.0)], f"{base}/1+erf")
-        return ctx.add("Mul", [half, one_plus], base)
-    newer = compose_named(ctx, str(name), x, base)  # celu, hard_tanh, soft_shrink ...
-    if newer is not None:
-        return newer
-    raise ValueError(f"unsupported recurrent activation {name!r}")
+def activation(ctx: ExportContext, spec: dict | None, x: str, base: str) -> str:
+    """Activation ``spec`` of ONNX tensor ``x`` from ONNX ops (runtime's ``apply_activation``)."""
+    return compose_spec(ctx, spec, x, base)
 
 
 def _split(ctx: ExportContext, x: str, parts: int, units: int, base: str) -> list[str]:
@@ -65,22 +34,21 @@ def _step(ctx: ExportContext, node: Node, xt: str, states: list[str], u: dict,
           base: str) -> list[str]:
     """One kernel step: the new [h] or [h, c] from the projected input ``xt``."""
     a = node.attrs
-    major = int(a.get("keras_major", 3))
-    act, rec = a.get("activation", "tanh"), a.get("recurrent_activation", "sigmoid")
+    act, rec = a.get("activation", TANH), a.get("recurrent_activation", SIGMOID)
     h = states[0]
     if node.op == "SimpleRNN":
         z = ctx.add("Add", [xt, ctx.add("MatMul", [h, u["R"]], f"{base}/hU")], f"{base}/z")
-        return [activation(ctx, act, z, major, f"{base}/h")]
+        return [activation(ctx, act, z, f"{base}/h")]
     if node.op == "LSTM":
         z = ctx.add("Add", [xt, ctx.add("MatMul", [h, u["R"]], f"{base}/hU")], f"{base}/z")
         zi, zf, zg, zo = _split(ctx, z, 4, u["units"], f"{base}/z")
-        i = activation(ctx, rec, zi, major, f"{base}/i")
-        f = activation(ctx, rec, zf, major, f"{base}/f")
-        g = activation(ctx, act, zg, major, f"{base}/g")
-        o = activation(ctx, rec, zo, major, f"{base}/o")
+        i = activation(ctx, rec, zi, f"{base}/i")
+        f = activation(ctx, rec, zf, f"{base}/f")
+        g = activation(ctx, act, zg, f"{base}/g")
+        o = activation(ctx, rec, zo, f"{base}/o")
         c = ctx.add("Add", [ctx.add("Mul", [f, states[1]], f"{base}/fc"),
                             ctx.add("Mul", [i, g], f"{base}/ig")], f"{base}/c")
-        return [ctx.add("Mul", [o, activation(ctx, act, c, major, f"{base}/act_c")],
+        return [ctx.add("Mul", [o, activation(ctx, act, c, f"{base}/act_c")],
                         f"{base}/h"), c]
     x_z, x_r, x_h = _split(ctx, xt, 3, u["units"], f"{base}/x")
     if a.get("reset_after", True):
@@ -88,17 +56,17 @@ def _step(ctx: ExportContext, node: Node, xt: str, states: list[str], u: dict,
         if "rb" in u:
             hu = ctx.add("Add", [hu, u["rb"]], f"{base}/hU_b")
         r_z, r_r, r_h = _split(ctx, hu, 3, u["units"], f"{base}/r")
-        z = activation(ctx, rec, ctx.add("Add", [x_z, r_z], f"{base}/zz"), major, f"{base}/zg")
-        r = activation(ctx, rec, ctx.add("Add", [x_r, r_r], f"{base}/rr"), major, f"{base}/rg")
+        z = activation(ctx, rec, ctx.add("Add", [x_z, r_z], f"{base}/zz"), f"{base}/zg")
+        r = activation(ctx, rec, ctx.add("Add", [x_r, r_r], f"{base}/rr"), f"{base}/rg")
         cand = ctx.add("Add", [x_h, ctx.add("Mul", [r, r_h], f"{base}/rh")], f"{base}/hh_in")
     else:
         r_z, r_r = _split(ctx, ctx.add("MatMul", [h, u["R_zr"]], f"{base}/hU"), 2, u["units"],
                           f"{base}/r")
-        z = activation(ctx, rec, ctx.add("Add", [x_z, r_z], f"{base}/zz"), major, f"{base}/zg")
-        r = activation(ctx, rec, ctx.add("Add", [x_r, r_r], f"{base}/rr"), major, f"{base}/rg")
+        z = activation(ctx, rec, ctx.add("Add", [x_z, r_z], f"{base}/zz"), f"{base}/zg")
+        r = activation(ctx, rec, ctx.add("Add", [x_r, r_r], f"{base}/rr"), f"{base}/rg")
         rh = ctx.add("MatMul", [ctx.add("Mul", [r, h], f"{base}/r*h"), u["R_h"]], f"{base}/rhU")
         cand = ctx.add("Add", [x_h, rh], f"{base}/hh_in")
-    hh = activation(ctx, act, cand, major, f"{base}/hh")
+    hh = activation(ctx, act, cand, f"{base}/hh")
     one_minus = ctx.add("Sub", [scalar(ctx, 1.0), z], f"{base}/1-z")
     return [ctx.add("Add", [ctx.add("Mul", [z, h], f"{base}/zh"),
                             ctx.add("Mul", [one_minus, hh], f"{base}/zhh")], f"{base}/h")]

@@ -7,22 +7,21 @@ gathers with transposed token ids, masks are computed time-major, and TimeDistri
 time-major when its input already is. A batch-major op that meets such a value gets one
 Transpose (context.get).
 
-Masks are float32 0/1 tensors (N, T), as in runtime/kernels/mask.py.
+Masks are float32 0/1 tensors (N, T), as in ops/mask.py.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from kerasport.export.onnx.context import CF, CL, TM, ExportContext, emitter
+from kerasport.errors import KerasportError
+from kerasport.export.onnx.context import CF, CL, TIME_MAJOR, TM, ExportContext, emitter
 from kerasport.export.onnx.helpers import BOOL, FLOAT, NUMPY_DTYPES, ONNX_DTYPES, scalar
 from kerasport.ir.graph import Node
+from kerasport.ops import get_op
 
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
-RECURRENT_OPS = ("SimpleRNN", "LSTM", "GRU")
-# ops that keep the time axis where it is and follow their input into the time-major layout
-_FOLLOWERS = ("ApplyMask", "MaskNotEqual", "MaskLogical", "Reverse", "Gather")
 BOOL_TM = "bool_tm"  # where-key of a time-major mask's bool form (read by the recurrent ops)
 
 
@@ -37,18 +36,27 @@ def used(ctx: ExportContext, value: str) -> bool:
 
 
 def mask_index(op: str) -> int:
-    """Position of the optional mask among a recurrent op's inputs."""
-    return 6 if op == "LSTM" else 5
+    """Position of the optional mask among a recurrent op's inputs (its ``mask_input``)."""
+    index = get_op(op).traits.mask_input
+    if index is None:
+        raise KerasportError(f"op '{op}' takes no mask")
+    return index
+
+
+def time_major_recurrent(op: str) -> bool:
+    """True for the recurrent ops whose ONNX emitter runs time-major (ConvLSTM's Scan takes
+    its input batch-major; see conv_recurrent.py)."""
+    return get_op(op).traits.recurrent and op in TIME_MAJOR
 
 
 def wants_time_major(ctx: ExportContext, value: str) -> bool:
     """True if ``value`` reaches a recurrent op (as its sequence or its mask) directly or
     through ops that follow their input's layout."""
     for n in consumers(ctx, value):
-        if n.op in RECURRENT_OPS and (n.inputs[0] == value or value in n.inputs[
+        if time_major_recurrent(n.op) and (n.inputs[0] == value or value in n.inputs[
                 mask_index(n.op):]):
             return True
-        if n.op in _FOLLOWERS and wants_time_major(ctx, n.outputs[0]):
+        if get_op(n.op).traits.keeps_time_axis and wants_time_major(ctx, n.outputs[0]):
             return True
     return False
 
@@ -92,7 +100,7 @@ def bool_of(ctx: ExportContext, value: str, layout: str, base: str) -> str:
 def _only_recurrent_masks(ctx: ExportContext, value: str) -> bool:
     readers = consumers(ctx, value)
     return bool(readers) and value not in ctx.graph.outputs and all(
-        n.op in RECURRENT_OPS and n.inputs[0] != value and value in n.inputs[mask_index(n.op):]
+        time_major_recurrent(n.op) and n.inputs[0] != value and value in n.inputs[mask_index(n.op):]
         for n in readers)
 
 

@@ -10,17 +10,22 @@ from typing import Any
 
 import numpy as np
 
+from kerasport.bundle import atomic_write
 from kerasport.export.tflite._deps import litert_interpreter_class
 from kerasport.export.tflite.check import FlexUnavailable, TFLiteCheck, compare
 from kerasport.export.tflite.convert import quiet_stderr
 from kerasport.export.tflite.job import TFLiteConversionError
 from kerasport.export.tflite.options import IO_TYPES, QUANT_MODES, TFLiteOptions
-from kerasport.ir.bundle import atomic_write
+from kerasport.ops import get_op
 
 __all__ = ["IO_TYPES", "QUANT_MODES", "TFLiteCheck", "TFLiteConversionError", "TFLiteOptions",
            "TFLiteReport", "export_tflite", "reference_inputs"]
 
-RECURRENT_OPS = ("LSTM", "GRU", "SimpleRNN")
+
+def needs_static_batch(graph: Any) -> list[str]:
+    """Layers whose ops loop over time (the ``recurrent`` trait): TFLite needs a static batch
+    for them."""
+    return sorted({n.layer for n in graph.nodes if get_op(n.op).traits.recurrent})
 RANDOM_SAMPLES = 32  # reference inputs drawn when no calibration data is given
 
 
@@ -87,7 +92,7 @@ def export_tflite(source: str, out: str, model: Any, options: TFLiteOptions | No
     options = options or TFLiteOptions()
     litert_interpreter_class()  # fail before converting if LiteRT is missing
     note = ""
-    recurrent = sorted({n.layer for n in model.graph.nodes if n.op in RECURRENT_OPS})
+    recurrent = needs_static_batch(model.graph)
     if recurrent and options.batch_size is None:
         options = replace(options, batch_size=1)
         note = (f"batch fixed to 1: TFLite needs a static batch for recurrent layers "

@@ -129,7 +129,7 @@ def convert_keras_file(path: str, model: Any, options: TFLiteOptions,
         raise KerasportError(f"--quantize {options.quantize} (full integer) needs "
                              "representative data: --calibration DATA (.npy/.npz, a folder of "
                              "images, or a .py file defining get_dataset())")
-    from kerasport.ir.bundle import is_bundle
+    from kerasport.bundle import is_bundle
     from kerasport.keras.files import sniff
 
     if sniff(path) == "zip" and is_bundle(path):

@@ -1,5 +1,6 @@
 """Fold a per-channel Affine (inference BatchNormalization, Rescaling after a layer) into the
-Conv / DepthwiseConv / Dense that produces its input.
+op that produces its input when that op has the ``affine_foldable`` trait (Conv,
+DepthwiseConv, Dense: kernel input 1, bias input 2).
 
 Invariant: outputs are unchanged up to float rounding. Applies only when the producer's kernel
 is a constant used by no other node, its output feeds nothing but the Affine, and scale/shift
@@ -14,8 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from kerasport.ir.graph import Graph, Node
-
-_FOLDABLE = {"Conv", "DepthwiseConv", "Dense"}
+from kerasport.ops import get_op
 
 
 def _per_channel(arr: np.ndarray, channels: int) -> np.ndarray | None:
@@ -40,7 +40,8 @@ def fold_affine(graph: Graph) -> Graph:
             continue
         x, scale_name, shift_name = node.inputs
         j = producer.get(x)
-        if j is None or nodes[j] is None or nodes[j].op not in _FOLDABLE or uses[x] != 1:
+        if j is None or nodes[j] is None or uses[x] != 1 \
+                or not get_op(nodes[j].op).traits.affine_foldable:
             continue
         prod = nodes[j]
         kernel_name = prod.inputs[1]

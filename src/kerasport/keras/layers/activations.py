@@ -6,53 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from kerasport.keras.registry import LayerContext, register_converter
-from kerasport.runtime.kernels.activations import NEWER_ACTIVATIONS
 
 
 def activation_op(ctx: LayerContext, name: Any, key: str) -> tuple[str, dict] | None:
-    """The IR op and attributes for a Keras activation name (None for linear)."""
-    if name in (None, "linear", "identity"):
-        return None
-    k2 = ctx.keras_major < 3
-    table: dict[str, tuple[str, dict]] = {
-        "relu": ("Relu", {}),
-        "relu6": ("Relu", {"max_value": 6.0}),
-        "leaky_relu": ("LeakyRelu", {"alpha": 0.2}),
-        "elu": ("Elu", {"alpha": 1.0}),
-        "selu": ("Selu", {}),
-        "gelu": ("Gelu", {"approximate": False}),
-        "approximate_gelu": ("Gelu", {"approximate": True}),
-        "sigmoid": ("Sigmoid", {}),
-        # Keras 2 defined hard_sigmoid as clip(0.2 x + 0.5); Keras 3 as relu6(x + 3) / 6.
-        "hard_sigmoid": ("HardSigmoid", {"slope": 0.2 if k2 else 1.0 / 6.0}),
-        "silu": ("Silu", {}),
-        "swish": ("Silu", {}),
-        "hard_silu": ("HardSilu", {}),
-        "hard_swish": ("HardSilu", {}),
-        "mish": ("Mish", {}),
-        "softplus": ("Softplus", {}),
-        "softsign": ("Softsign", {}),
-        "tanh": ("Tanh", {}),
-        "exponential": ("Exp", {}),
-        "softmax": ("Softmax", {"axis": -1}),
-        "log_softmax": ("LogSoftmax", {"axis": -1}),
-        **NEWER_ACTIVATIONS,
-    }
-    ctx.require(isinstance(name, str) and name in table, key,
-                f"activation {name!r} is not supported",
-                "supported activations: " + ", ".join(sorted(table)) + ", linear")
-    return table[name]
+    """The IR op and attributes for a Keras activation name (None for linear), from the one
+    activation table (keras/activation_table.py)."""
+    return ctx.activation_op(name, key)
 
 
-def supported_activations() -> list[str]:
-    """Names accepted as activation functions (for the generated docs)."""
-    return sorted(["approximate_gelu", "elu", "exponential", "gelu", "hard_sigmoid",
-                   "hard_silu", "hard_swish", "leaky_relu", "linear", "log_softmax", "mish",
-                   "relu", "relu6", "selu", "sigmoid", "silu", "softmax", "softplus", "softsign",
-                   "swish", "tanh", *NEWER_ACTIVATIONS])
-
-
-@register_converter("Activation")
+@register_converter("Activation", mask="pass")
 def convert_activation(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Activation(name)."""
     op = activation_op(ctx, ctx.config.get("activation"), "activation")
@@ -61,7 +23,7 @@ def convert_activation(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.op(op[0], [inputs[0]], **op[1])]
 
 
-@register_converter("ReLU")
+@register_converter("ReLU", mask="pass")
 def convert_relu(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """ReLU(max_value, negative_slope, threshold)."""
     cfg = ctx.config
@@ -72,20 +34,20 @@ def convert_relu(ctx: LayerContext, inputs: list[str]) -> list[str]:
                    threshold=float(cfg.get("threshold") or 0.0))]
 
 
-@register_converter("LeakyReLU")
+@register_converter("LeakyReLU", mask="pass")
 def convert_leaky_relu(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """LeakyReLU(negative_slope); Keras 2 called it alpha (default 0.3 in both)."""
     slope = ctx.config.get("negative_slope", 0.3)
     return [ctx.op("LeakyRelu", [inputs[0]], alpha=float(slope))]
 
 
-@register_converter("ELU")
+@register_converter("ELU", mask="pass")
 def convert_elu(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """ELU(alpha)."""
     return [ctx.op("Elu", [inputs[0]], alpha=float(ctx.config.get("alpha", 1.0)))]
 
 
-@register_converter("PReLU")
+@register_converter("PReLU", mask="pass")
 def convert_prelu(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """PReLU: alpha has the input's non-batch shape with shared axes set to 1."""
     shape = ctx.shape(inputs[0])
@@ -106,7 +68,7 @@ def convert_prelu(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.op("PRelu", [inputs[0], ctx.const("alpha", alpha)])]
 
 
-@register_converter("Softmax")
+@register_converter("Softmax", mask="pass")
 def convert_softmax(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Softmax(axis), axis an int or a list of ints."""
     axis = ctx.config.get("axis", -1)
@@ -157,7 +119,7 @@ def _number(ctx: LayerContext, key: str, default: Any) -> Any:
     return float(value)
 
 
-@register_converter(*(f"ops.{name}" for name in _UNARY_OPS))
+@register_converter(*(f"ops.{name}" for name in _UNARY_OPS), mask="drop")
 def convert_unary_op(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """A recorded keras.activations / keras.ops activation call, parameters from its config.
 
@@ -169,13 +131,13 @@ def convert_unary_op(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.op(op, [inputs[0]], **attrs)]
 
 
-@register_converter("ops.Relu6")
+@register_converter("ops.Relu6", mask="drop")
 def convert_relu6_op(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """keras.ops.relu6 / keras.activations.relu6: min(max(x, 0), 6)."""
     return [ctx.op("Relu", [inputs[0]], max_value=6.0)]
 
 
-@register_converter("ops.ReLU")
+@register_converter("ops.ReLU", mask="drop")
 def convert_relu_op(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """A recorded keras.activations.relu(x, negative_slope, max_value, threshold) call.
 
@@ -183,7 +145,7 @@ def convert_relu_op(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return convert_relu(ctx, inputs)
 
 
-@register_converter("ops.Softmax", "ops.LogSoftmax")
+@register_converter("ops.Softmax", "ops.LogSoftmax", mask="drop")
 def convert_softmax_op(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """keras.ops / keras.activations softmax and log_softmax over axis (an int or a list)."""
     axis = ctx.config.get("axis", -1)

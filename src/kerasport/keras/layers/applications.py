@@ -12,20 +12,20 @@ from kerasport.keras.config import TensorRef
 from kerasport.keras.registry import LayerContext, register_converter
 
 
-@register_converter("LayerScale", "Custom>LayerScale")
+@register_converter("LayerScale", "Custom>LayerScale", mask="drop")
 def convert_layer_scale(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """ConvNeXt's LayerScale: x * gamma (per channel)."""
     (gamma,) = ctx.weights_as(["gamma"], [(int(ctx.config["projection_dim"]),)])
     return [ctx.op("Mul", [inputs[0], ctx.const("gamma", gamma)])]
 
 
-@register_converter("StochasticDepth", "Custom>StochasticDepth", cast_inputs=False)
+@register_converter("StochasticDepth", "Custom>StochasticDepth", cast_inputs=False, mask="drop")
 def convert_stochastic_depth(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """ConvNeXt's StochasticDepth: the identity at inference."""
     return [inputs[0]]
 
 
-@register_converter("CustomScaleLayer", "Custom>CustomScaleLayer")
+@register_converter("CustomScaleLayer", "Custom>CustomScaleLayer", mask="drop")
 def convert_custom_scale(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """InceptionResNetV2's residual scaling: x0 + x1 * scale."""
     scale = np.float32(ctx.config["scale"])
@@ -51,7 +51,7 @@ def operands(ctx: LayerContext) -> list[Any]:
     return out
 
 
-@register_converter(*(f"ops.{name}" for name in _BINARY))
+@register_converter(*(f"ops.{name}" for name in _BINARY), mask="drop")
 def convert_binary_op(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """keras.ops add/subtract/multiply/divide/maximum/minimum on tensors and numbers."""
     args = operands(ctx)
@@ -77,7 +77,7 @@ def _operand(ctx: LayerContext, value: Any, name: str) -> str:
     return ctx.const(name, np.asarray(value, np.float32))
 
 
-@register_converter("TFOpLambda")
+@register_converter("TFOpLambda", mask="drop")
 def convert_tf_op_lambda(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Keras 2's recorded TensorFlow calls (``x + 3.0`` -> tf.__operators__.add): the
     elementwise arithmetic and activations that keras.applications use."""

@@ -165,7 +165,7 @@ def _check_rank3(ctx: LayerContext, values: list[str], what: str) -> None:
 
 
 # -- Attention, AdditiveAttention --------------------------------------------------------------
-@register_converter("Attention", "AdditiveAttention")
+@register_converter("Attention", "AdditiveAttention", mask="own")
 def convert_attention(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Attention (dot or concat scores) and AdditiveAttention over [query, value(, key)].
 
@@ -295,7 +295,7 @@ def _attention_axes(ctx: LayerContext, rank: int) -> tuple[int, ...]:
     return tuple(int(a) % rank for a in axes)
 
 
-@register_converter("MultiHeadAttention")
+@register_converter("MultiHeadAttention", mask="own")
 def convert_multi_head_attention(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """MultiHeadAttention with every Keras mask, output_shape, attention_axes and use_gate.
 
@@ -395,7 +395,7 @@ def _general_attention(ctx: LayerContext, query: str, value: str, key: str | Non
     return attended, probs
 
 
-@register_converter("GroupedQueryAttention", "GroupQueryAttention")
+@register_converter("GroupedQueryAttention", "GroupQueryAttention", mask="own")
 def convert_grouped_query_attention(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """GroupedQueryAttention: key/value heads shared by groups of query heads."""
     cfg = ctx.config
@@ -430,7 +430,7 @@ def convert_grouped_query_attention(ctx: LayerContext, inputs: list[str]) -> lis
 
 
 # -- EinsumDense, Dot --------------------------------------------------------------------------
-@register_converter("EinsumDense")
+@register_converter("EinsumDense", mask="pass")
 def convert_einsum_dense(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """EinsumDense: einsum(equation, x, kernel) (+ bias, broadcast as stored) + activation."""
     cfg = ctx.config
@@ -449,7 +449,7 @@ def convert_einsum_dense(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.activation(y, act, None)]
 
 
-@register_converter("Dot")
+@register_converter("Dot", mask="drop")
 def convert_dot(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Dot(axes, normalize): Keras' batch_dot of two inputs (one contracted axis each)."""
     ctx.require(len(inputs) == 2, None, "Dot takes exactly two inputs")

@@ -43,14 +43,14 @@ def keras_own(ctx: LayerContext) -> None:
                 "(see the README)")
 
 
-@register_converter(*IDENTITY_AT_INFERENCE)
+@register_converter(*IDENTITY_AT_INFERENCE, mask="drop")
 def convert_augmentation(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Augmentation: the identity at inference (the input cast to float32)."""
     keras_own(ctx)
     return [inputs[0]]
 
 
-@register_converter("RandomCrop")
+@register_converter("RandomCrop", mask="drop")
 def convert_random_crop(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """RandomCrop: the input unchanged (Keras 3.6+), or tf_keras' centred crop resized.
 
@@ -71,7 +71,7 @@ def convert_random_crop(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.op("Resize", [x], size=[height, width], method="bilinear")]
 
 
-@register_converter("AutoContrast")
+@register_converter("AutoContrast", mask="drop")
 def convert_auto_contrast(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """AutoContrast(value_range): each image's channels stretched to the full value range."""
     keras_own(ctx)
@@ -80,7 +80,7 @@ def convert_auto_contrast(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.op("AutoContrast", [inputs[0]], value_range=[low, high])]
 
 
-@register_converter("ContrastLimitedAdaptiveHistogramEqualization")
+@register_converter("ContrastLimitedAdaptiveHistogramEqualization", mask="drop")
 def convert_refused_augmentation(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Refused: equalizes images at inference too (CLAHE is not implemented)."""
     ctx.require(False, None, "ContrastLimitedAdaptiveHistogramEqualization transforms images at "

@@ -44,7 +44,7 @@ def _mode(ctx: LayerContext, allowed: tuple[str, ...]) -> str:
     return mode
 
 
-@register_converter("CategoryEncoding", cast_inputs=False)
+@register_converter("CategoryEncoding", cast_inputs=False, mask="drop")
 def convert_category_encoding(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """CategoryEncoding(num_tokens, output_mode one_hot | multi_hot | count) of integer ids."""
     mode = _mode(ctx, MODES)
@@ -64,7 +64,7 @@ def tf_keras_boundaries(summary: np.ndarray, num_bins: int) -> np.ndarray:
     return summary[0, :-1]
 
 
-@register_converter("Discretization")
+@register_converter("Discretization", mask="drop")
 def convert_discretization(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Discretization: bucket ids as int, one_hot, multi_hot or count.
 
@@ -139,7 +139,7 @@ def _idf(ctx: LayerContext, found_special: bool, token_start: int, depth: int) -
     return np.pad(idf, (0, max(depth - idf.size, 0)))
 
 
-@register_converter("IntegerLookup", cast_inputs=False)
+@register_converter("IntegerLookup", cast_inputs=False, mask="drop")
 def convert_integer_lookup(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """IntegerLookup with its vocabulary in the config: int (or invert) and the encodings.
 
@@ -187,7 +187,7 @@ def convert_integer_lookup(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.op("Mul", [counts, ctx.const("idf_weights", idf)])]
 
 
-@register_converter("StringLookup", "TextVectorization", cast_inputs=False)
+@register_converter("StringLookup", "TextVectorization", cast_inputs=False, mask="drop")
 def convert_refused_strings(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Refused: works on strings, and kerasport runs numeric arrays only."""
     ctx.require(False, None, f"{ctx.class_name} works on strings, and kerasport runs numeric "
@@ -205,7 +205,7 @@ def _dtype(ctx: LayerContext, default: str) -> str:
     return dtype if dtype in ("int32", "int64", "float32") else default
 
 
-@register_converter("Hashing", cast_inputs=False)
+@register_converter("Hashing", cast_inputs=False, mask="drop")
 def convert_hashing(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Hashing(num_bins, mask_value) of numbers: FarmHash64 of their decimal form (no salt)."""
     cfg = ctx.config
@@ -227,7 +227,7 @@ def convert_hashing(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [bins if mode == "int" else encode(ctx, bins, int(cfg["num_bins"]), mode, dtype)]
 
 
-@register_converter("HashedCrossing", cast_inputs=False)
+@register_converter("HashedCrossing", cast_inputs=False, mask="drop")
 def convert_refused_hashing(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Refused: hashes crossed string forms (FarmHash64 fingerprints of the feature cross)."""
     ctx.require(False, None, "HashedCrossing hashes the cross of its inputs' string forms, "

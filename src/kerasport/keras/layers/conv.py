@@ -27,7 +27,7 @@ def _channels(ctx: LayerContext, x: str) -> int:
     return int(shape[-1])
 
 
-@register_converter("Conv1D", "Conv2D", "Conv3D")
+@register_converter("Conv1D", "Conv2D", "Conv3D", mask="drop")
 def convert_conv(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """ConvND -> Conv (+ activation); kernel stays Keras' (*ksize, C/groups, F)."""
     r, ksize, strides, dilations, padding = _common(ctx)
@@ -46,7 +46,7 @@ def convert_conv(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.activation(y, act, None)]
 
 
-@register_converter("DepthwiseConv1D", "DepthwiseConv2D")
+@register_converter("DepthwiseConv1D", "DepthwiseConv2D", mask="drop")
 def convert_depthwise(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """DepthwiseConvND(depth_multiplier) -> DepthwiseConv (+ activation)."""
     r, ksize, strides, dilations, padding = _common(ctx)
@@ -61,7 +61,7 @@ def convert_depthwise(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.activation(y, act, None)]
 
 
-@register_converter("SeparableConv1D", "SeparableConv2D")
+@register_converter("SeparableConv1D", "SeparableConv2D", mask="drop")
 def convert_separable(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """SeparableConvND -> DepthwiseConv, then a 1x1 Conv (+ bias, activation)."""
     r, ksize, strides, dilations, padding = _common(ctx)
@@ -81,7 +81,7 @@ def convert_separable(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.activation(y, act, None)]
 
 
-@register_converter("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
+@register_converter("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", mask="drop")
 def convert_conv_transpose(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """ConvNDTranspose(strides, output_padding, dilation) -> ConvTranspose (+ activation)."""
     r, ksize, strides, dilations, padding = _common(ctx)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kerasport.keras.activation_table import activation_spec
 from kerasport.keras.layers._util import ints
 from kerasport.keras.layers.recurrent import (
     check_rnn_config,
@@ -11,7 +12,7 @@ from kerasport.keras.layers.recurrent import (
 from kerasport.keras.registry import LayerContext, register_converter
 
 
-@register_converter("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
+@register_converter("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", mask="own")
 def convert_conv_lstm(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """ConvLSTM1D/2D/3D: an LSTM whose products are convolutions ([y] or [y, h, c]).
 
@@ -42,11 +43,11 @@ def convert_conv_lstm(ctx: LayerContext, inputs: list[str]) -> list[str]:
         args.append(mask)
     outs = ctx.op("ConvLSTM", args, n_out=3, strides=ints(cfg.get("strides", 1), r),
                   dilations=ints(cfg.get("dilation_rate", 1), r), padding=padding,
-                  activation=cfg.get("activation", "tanh"),
-                  recurrent_activation=cfg.get("recurrent_activation", "sigmoid"),
+                  activation=activation_spec(cfg.get("activation", "tanh"), ctx.keras_major),
+                  recurrent_activation=activation_spec(
+                      cfg.get("recurrent_activation", "sigmoid"), ctx.keras_major),
                   return_sequences=bool(cfg.get("return_sequences", False)),
-                  go_backwards=bool(cfg.get("go_backwards", False)),
-                  keras_major=ctx.keras_major)
+                  go_backwards=bool(cfg.get("go_backwards", False)))
     outs = list(outs) if cfg.get("return_state") else [outs[0]]
     sequence_mask(ctx, bool(cfg.get("return_sequences")), len(outs))
     return outs

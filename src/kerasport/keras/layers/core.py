@@ -10,13 +10,13 @@ IDENTITY_AT_INFERENCE = (
 )
 
 
-@register_converter(*IDENTITY_AT_INFERENCE, cast_inputs=False)
+@register_converter(*IDENTITY_AT_INFERENCE, cast_inputs=False, mask="pass")
 def convert_identity(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Regularisation layers do nothing at inference."""
     return [inputs[0]]
 
 
-@register_converter("Dense")
+@register_converter("Dense", mask="pass")
 def convert_dense(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Dense(units, activation, use_bias) on inputs of any rank (contracts the last axis)."""
     cfg = ctx.config

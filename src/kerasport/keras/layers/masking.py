@@ -12,7 +12,7 @@ from kerasport.keras.layers.applications import operands
 from kerasport.keras.registry import LayerContext, register_converter
 
 
-@register_converter("Masking")
+@register_converter("Masking", mask="own")
 def convert_masking(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Masks the timesteps whose features all equal mask_value, and zeroes them."""
     value = float(ctx.config.get("mask_value", 0.0))
@@ -27,7 +27,7 @@ def _number(ctx: LayerContext, arg) -> float:
     return float(arg)
 
 
-@register_converter("ops.NotEqual", "ops.Equal", cast_inputs=False)
+@register_converter("ops.NotEqual", "ops.Equal", cast_inputs=False, mask="drop")
 def convert_not_equal(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """x != number (x == number): a 0/1 mask."""
     args = list(ctx.call.args)
@@ -39,7 +39,7 @@ def convert_not_equal(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [mask]
 
 
-@register_converter("ops.Any", "ops.All")
+@register_converter("ops.Any", "ops.All", mask="drop")
 def convert_any(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """any/all over an axis (None: every axis) of a 0/1 tensor."""
     axis = ctx.config.get("axis")
@@ -49,7 +49,7 @@ def convert_any(ctx: LayerContext, inputs: list[str]) -> list[str]:
                    keepdims=bool(ctx.config.get("keepdims", False)))]
 
 
-@register_converter("ops.LogicalOr", "ops.LogicalAnd", "ops.LogicalNot")
+@register_converter("ops.LogicalOr", "ops.LogicalAnd", "ops.LogicalNot", mask="drop")
 def convert_logical(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Logical or/and/not of 0/1 tensors."""
     args = operands(ctx)
@@ -59,7 +59,7 @@ def convert_logical(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.op("MaskLogical", args, mode=mode)]
 
 
-@register_converter("ops.ExpandDims", cast_inputs=False)
+@register_converter("ops.ExpandDims", cast_inputs=False, mask="drop")
 def convert_expand_dims(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """A new axis of size 1."""
     axis = ctx.config.get("axis", -1)
@@ -67,7 +67,7 @@ def convert_expand_dims(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.op("ExpandDims", [inputs[0]], axis=int(axis))]
 
 
-@register_converter("ops.ZerosLike", "ops.OnesLike", cast_inputs=False)
+@register_converter("ops.ZerosLike", "ops.OnesLike", cast_inputs=False, mask="drop")
 def convert_fill_like(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """zeros_like / ones_like (a bool result is a 0/1 float32 mask)."""
     dtype = ctx.config.get("dtype") or ctx.builder.values[inputs[0]].dtype
@@ -76,7 +76,7 @@ def convert_fill_like(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.op("Fill", [inputs[0]], value=value, dtype=dtype)]
 
 
-@register_converter("ops.Concatenate")
+@register_converter("ops.Concatenate", mask="drop")
 def convert_concatenate_op(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """keras.ops.concatenate of tensors along ``axis``."""
     return [ctx.op("Concat", inputs, axis=int(ctx.config.get("axis", 0)))]

@@ -22,7 +22,7 @@ def _same_rank(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return out
 
 
-@register_converter(*_OPS)
+@register_converter(*_OPS, mask="merge")
 def convert_merge(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Elementwise merge of two or more inputs (broadcasting as Keras 3 does)."""
     ctx.require(len(inputs) >= 2 or ctx.class_name != "Subtract", None,
@@ -32,7 +32,7 @@ def convert_merge(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.op(_OPS[ctx.class_name], _same_rank(ctx, inputs))]
 
 
-@register_converter("Concatenate")
+@register_converter("Concatenate", mask="merge")
 def convert_concatenate(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Concatenate along ``axis``."""
     if len(inputs) == 1:

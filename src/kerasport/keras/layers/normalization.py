@@ -8,7 +8,7 @@ import numpy as np
 from kerasport.keras.registry import LayerContext, register_converter
 
 
-@register_converter("BatchNormalization")
+@register_converter("BatchNormalization", mask="pass")
 def convert_batch_norm(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Inference BN: x * gamma / sqrt(var + eps) + (beta - mean * gamma / sqrt(var + eps))."""
     cfg = ctx.config
@@ -47,7 +47,7 @@ def _axes(ctx: LayerContext, x: str, default=-1) -> tuple[list[int], tuple[int, 
     return axes, dims, bshape
 
 
-@register_converter("LayerNormalization")
+@register_converter("LayerNormalization", mask="pass")
 def convert_layer_norm(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """LayerNormalization(axis, epsilon, center, scale, rms_scaling)."""
     cfg = ctx.config
@@ -68,7 +68,7 @@ def convert_layer_norm(ctx: LayerContext, inputs: list[str]) -> list[str]:
                    rms_scaling=rms)]
 
 
-@register_converter("GroupNormalization")
+@register_converter("GroupNormalization", mask="drop")
 def convert_group_norm(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """GroupNormalization(groups, epsilon, center, scale) over the last axis."""
     cfg = ctx.config
@@ -89,7 +89,7 @@ def convert_group_norm(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.op("GroupNorm", args, groups=groups, epsilon=float(cfg.get("epsilon", 1e-3)))]
 
 
-@register_converter("UnitNormalization")
+@register_converter("UnitNormalization", mask="pass")
 def convert_unit_norm(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """UnitNormalization(axis): x / max(||x||, eps); Keras 2 clamped the squared norm."""
     axes, _, _ = _axes(ctx, inputs[0])
@@ -97,7 +97,7 @@ def convert_unit_norm(ctx: LayerContext, inputs: list[str]) -> list[str]:
                    epsilon=1e-12 if ctx.keras_major >= 3 else 1e-6)]
 
 
-@register_converter("RMSNormalization")
+@register_converter("RMSNormalization", mask="pass")
 def convert_rms_norm(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """RMSNormalization(axis, epsilon): x / sqrt(mean(x^2) + eps) * scale."""
     axes, dims, bshape = _axes(ctx, inputs[0])

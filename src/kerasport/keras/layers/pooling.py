@@ -7,7 +7,7 @@ from kerasport.keras.registry import LayerContext, register_converter
 
 
 @register_converter("MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
-                    "AveragePooling2D", "AveragePooling3D")
+                    "AveragePooling2D", "AveragePooling3D", mask="drop")
 def convert_pool(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Windowed pooling; 'same' averages exclude the padding, as Keras does."""
     ctx.channels_last()
@@ -23,7 +23,8 @@ def convert_pool(ctx: LayerContext, inputs: list[str]) -> list[str]:
 
 
 @register_converter("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
-                    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D")
+                    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
+                    mask="drop")
 def convert_global_pool(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Mean or max over the spatial axes (keepdims kept as size-1 axes)."""
     ctx.channels_last()
@@ -44,7 +45,7 @@ def adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:
 
 @register_converter("AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D",
                     "AdaptiveAveragePooling3D", "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D",
-                    "AdaptiveMaxPooling3D")
+                    "AdaptiveMaxPooling3D", mask="drop")
 def convert_adaptive_pool(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Adaptive pooling to output_size, with Keras' floor/ceil bins.
 

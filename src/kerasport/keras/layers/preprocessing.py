@@ -10,7 +10,7 @@ from kerasport.keras.registry import LayerContext, register_converter
 EPSILON = 1e-7  # keras.backend.epsilon()
 
 
-@register_converter("Rescaling")
+@register_converter("Rescaling", mask="pass")
 def convert_rescaling(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """x * scale + offset (scalars or per-channel lists)."""
     scale = np.asarray(ctx.config.get("scale", 1.0), np.float32)
@@ -19,7 +19,7 @@ def convert_rescaling(ctx: LayerContext, inputs: list[str]) -> list[str]:
                               ctx.const("offset", offset)])]
 
 
-@register_converter("Normalization")
+@register_converter("Normalization", mask="drop")
 def convert_normalization(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """(x - mean) / max(sqrt(var), eps), or its inverse; mean/variance from the config or
     from the adapted weights."""
@@ -65,7 +65,7 @@ def _crop_to_aspect(ctx: LayerContext, x: str, height: int, width: int) -> str:
                   crops=[(0, 0), (top, h - crop_h - top), (left, w - crop_w - left), (0, 0)])
 
 
-@register_converter("Resizing")
+@register_converter("Resizing", mask="drop")
 def convert_resizing(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Resizing(height, width, interpolation nearest|bilinear, crop_to_aspect_ratio)."""
     ctx.channels_last()
@@ -84,7 +84,7 @@ def convert_resizing(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.op("Resize", [x], size=[height, width], method=method)]
 
 
-@register_converter("CenterCrop")
+@register_converter("CenterCrop", mask="drop")
 def convert_center_crop(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """CenterCrop(height, width); a smaller input is resized (bilinear, aspect-cropped) as
     Keras does."""

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from kerasport.keras.activation_table import activation_spec, recurrent_activations
 from kerasport.keras.config import (
     MODEL_CLASSES,
     LayerSpec,
@@ -17,14 +18,9 @@ from kerasport.keras.config import (
 )
 from kerasport.keras.registry import LayerContext, find_converter, register_converter
 from kerasport.keras.weights import saving_names
-from kerasport.runtime.kernels.activations import NEWER_ACTIVATIONS
 
 _GATES = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}
 _STATES = {"SimpleRNN": 1, "LSTM": 2, "GRU": 1}
-# the activations the recurrent kernels apply (runtime.kernels.recurrent.activate)
-RNN_ACTIVATIONS = ("tanh", "sigmoid", "hard_sigmoid", "relu", "linear", "elu", "selu", "silu",
-                   "swish", "hard_silu", "hard_swish", "softplus", "softsign", "gelu",
-                   *NEWER_ACTIVATIONS)
 
 
 def initial_states(ctx: LayerContext, inputs: list[str]) -> list[str]:
@@ -42,15 +38,16 @@ def _rnn(ctx: LayerContext, cls: str, cfg: dict[str, Any], x: str, weights: list
     """One recurrent op; returns [outputs, *final states]. The input's Keras mask (if any)
     makes masked steps carry the state over."""
     attrs: dict[str, Any] = {
-        "activation": cfg.get("activation", "tanh"),
+        "activation": activation_spec(cfg.get("activation", "tanh"), ctx.keras_major),
         "return_sequences": bool(cfg.get("return_sequences", False)),
-        "go_backwards": go_backwards, "keras_major": ctx.keras_major}
+        "go_backwards": go_backwards}
     if mask == "input":
         mask = ctx.input_masks[0] if ctx.input_masks else None
     if mask and (zero_output_for_mask or cfg.get("zero_output_for_mask")):
         attrs["zero_output_for_mask"] = True
     if cls != "SimpleRNN":
-        attrs["recurrent_activation"] = cfg.get("recurrent_activation", "sigmoid")
+        attrs["recurrent_activation"] = activation_spec(
+            cfg.get("recurrent_activation", "sigmoid"), ctx.keras_major)
     if cls == "GRU":
         attrs["reset_after"] = bool(cfg.get("reset_after", True))
     base = f"{suffix}/" if suffix else ""
@@ -83,9 +80,9 @@ def check_rnn_config(ctx: LayerContext, cfg: dict[str, Any]) -> None:
     ctx.require(not cfg.get("time_major"), "time_major", "time_major RNNs are not supported")
     for act in ("activation", "recurrent_activation"):
         name = cfg.get(act)
-        ctx.require(name is None or name in RNN_ACTIVATIONS, act,
+        ctx.require(name is None or name in recurrent_activations(), act,
                     f"{act} {name!r} is not supported in recurrent layers",
-                    f"use one of {', '.join(RNN_ACTIVATIONS)}")
+                    f"use one of {', '.join(recurrent_activations())}")
 
 
 def _rnn_weights(ctx: LayerContext, cls: str, cfg: dict[str, Any], n_in: int,
@@ -104,7 +101,7 @@ def _rnn_weights(ctx: LayerContext, cls: str, cfg: dict[str, Any], n_in: int,
     return [np.asarray(a, np.float32) for a in stored]
 
 
-@register_converter("SimpleRNN", "LSTM", "GRU")
+@register_converter("SimpleRNN", "LSTM", "GRU", mask="own")
 def convert_rnn(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """SimpleRNN / LSTM / GRU with every option and masks; [y] or [y, *states]."""
     cfg = ctx.config
@@ -143,7 +140,7 @@ def _cell_weights(ctx: LayerContext, cells: list[tuple[str, dict[str, Any]]],
     return out
 
 
-@register_converter("RNN")
+@register_converter("RNN", mask="own")
 def convert_rnn_layer(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """RNN(cell): SimpleRNNCell, LSTMCell, GRUCell, or StackedRNNCells of them.
 
@@ -191,7 +188,7 @@ def _inner(raw: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return cls, normalise_layer_config(cls, raw.get("config", {}))
 
 
-@register_converter("Bidirectional")
+@register_converter("Bidirectional", mask="own")
 def convert_bidirectional(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Forward and backward RNN, merged by concat/sum/mul/ave or returned apart (None)."""
     cfg = ctx.config
@@ -243,7 +240,7 @@ def convert_bidirectional(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return outs
 
 
-@register_converter("Embedding", cast_inputs=False)
+@register_converter("Embedding", cast_inputs=False, mask="own")
 def convert_embedding(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Embedding: rows of the table by integer index."""
     cfg = ctx.config
@@ -256,7 +253,7 @@ def convert_embedding(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.op("Gather", [ctx.const("embeddings", table), x])]
 
 
-@register_converter("RepeatVector")
+@register_converter("RepeatVector", mask="drop")
 def convert_repeat_vector(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """(N, F) -> (N, n, F)."""
     shape = ctx.shape(inputs[0])
@@ -264,7 +261,7 @@ def convert_repeat_vector(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.op("Repeat", [x], repeats=[int(ctx.config["n"])])]
 
 
-@register_converter("TimeDistributed", cast_inputs=False)
+@register_converter("TimeDistributed", cast_inputs=False, mask="pass")
 def convert_time_distributed(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """TimeDistributed(layer or nested model): time folded into the batch, then unfolded."""
     raw = ctx.config["layer"]

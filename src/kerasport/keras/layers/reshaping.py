@@ -7,7 +7,7 @@ from kerasport.keras.layers._util import ints, pairs, spatial_rank
 from kerasport.keras.registry import LayerContext, register_converter
 
 
-@register_converter("Flatten")
+@register_converter("Flatten", mask="drop")
 def convert_flatten(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """(N, ...) -> (N, -1); channels_first moves channels last first, as Keras does."""
     x = inputs[0]
@@ -18,19 +18,19 @@ def convert_flatten(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.op("Flatten", [x])]
 
 
-@register_converter("Reshape")
+@register_converter("Reshape", mask="drop")
 def convert_reshape(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Reshape(target_shape) of the non-batch dims (one -1 allowed)."""
     return [ctx.op("Reshape", [inputs[0]], shape=[int(d) for d in ctx.config["target_shape"]])]
 
 
-@register_converter("Permute")
+@register_converter("Permute", mask="drop")
 def convert_permute(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Permute(dims), dims 1-based over the non-batch axes."""
     return [ctx.op("Transpose", [inputs[0]], perm=[0, *(int(d) for d in ctx.config["dims"])])]
 
 
-@register_converter("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D")
+@register_converter("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", mask="drop")
 def convert_zero_padding(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Zero padding of the spatial axes."""
     ctx.channels_last()
@@ -39,7 +39,7 @@ def convert_zero_padding(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.op("Pad", [inputs[0]], pads=[(0, 0), *pads, (0, 0)])]
 
 
-@register_converter("Cropping1D", "Cropping2D", "Cropping3D")
+@register_converter("Cropping1D", "Cropping2D", "Cropping3D", mask="drop")
 def convert_cropping(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Cropping of the spatial axes."""
     ctx.channels_last()
@@ -48,7 +48,7 @@ def convert_cropping(ctx: LayerContext, inputs: list[str]) -> list[str]:
     return [ctx.op("Crop", [inputs[0]], crops=[(0, 0), *crops, (0, 0)])]
 
 
-@register_converter("UpSampling1D", "UpSampling2D", "UpSampling3D")
+@register_converter("UpSampling1D", "UpSampling2D", "UpSampling3D", mask="drop")
 def convert_upsampling(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """Integer upsampling: nearest repeats; UpSampling2D bilinear resizes like Keras."""
     ctx.channels_last()

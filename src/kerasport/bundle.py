@@ -6,18 +6,21 @@ from __future__ import annotations
 import json
 import zipfile
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from kerasport._zip import ZIP_ERRORS
+from kerasport._zip import ZIP_ERRORS, read_npz
 from kerasport.errors import ModelFileError
-from kerasport.io import atomic_write, read_npz
+from kerasport.io import atomic_write
 from kerasport.ir.graph import Graph
 from kerasport.ir.validate import graph_from_json
 from kerasport.quantize.weights import WEIGHT_MODES
 
 FORMAT = "kerasport-bundle"
-VERSION = 1
+# 2: recurrent nodes carry activation specs ({"op": ..., attributes}) instead of Keras
+#    activation names and keras_major; version-1 bundles are upgraded at load.
+VERSION = 2
 GRAPH_KEY = "__kerasport__"
 
 
@@ -139,13 +142,42 @@ def _reference(arrays: dict[str, np.ndarray], graph: Graph, n_ref: int,
     return Reference(ins, outs)
 
 
+def _upgrade(header: dict, path: str) -> Any:
+    """The graph JSON of ``header`` in today's form: a version-1 bundle's recurrent nodes get
+    activation specs for their Keras activation names (read as its Keras version meant them).
+    Anything malformed is left for graph_from_json to report."""
+    graph = header.get("graph")
+    if header.get("version", 0) >= 2 or not isinstance(graph, dict):
+        return graph
+    from kerasport.keras.activation_table import upgrade_recurrent_attrs
+
+    nodes = graph.get("nodes")
+    if not isinstance(nodes, list):
+        return graph
+    upgraded = []
+    for node in nodes:
+        if isinstance(node, dict) and node.get("op") in RECURRENT_V1 and isinstance(
+                node.get("attrs"), dict):
+            try:
+                node = {**node, "attrs": upgrade_recurrent_attrs(node["attrs"])}
+            except ValueError as exc:
+                raise ModelFileError(f"{path}: invalid bundle graph: {node.get('op')} node: "
+                                     f"{exc}") from exc
+        upgraded.append(node)
+    return {**graph, "nodes": upgraded}
+
+
+# the ops that carried Keras activation names in version-1 bundles
+RECURRENT_V1 = ("SimpleRNN", "LSTM", "GRU", "ConvLSTM")
+
+
 def load_bundle(path: str) -> tuple[Graph, Reference | None, dict]:
     """Read a bundle: its graph, reference I/O (if recorded) and metadata. Every entry is
     checked (sizes before allocation, the graph completely) before it is used."""
     arrays = read_npz(path, ModelFileError)
     header = _header(arrays, path)
     constants = _constants(arrays, header, path)
-    graph = graph_from_json(header.get("graph"), constants, path)
+    graph = graph_from_json(_upgrade(header, path), constants, path)
     reference = _reference(arrays, graph, header.get("n_reference", 0), path)
     meta = {**header.get("meta", {}), "weights": header.get("weights", "float32")}
     return graph, reference, meta

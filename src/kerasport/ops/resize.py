@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasport.ir.ops import kernel
+from kerasport.ops.registry import op
 
 
 def _nearest_index(out_size, in_size):
@@ -24,7 +24,13 @@ def _linear_weights(out_size, in_size):
     return lo, hi, frac
 
 
-@kernel("Resize")
+def _resize(shapes, size=(1, 1), method="nearest"):
+    """Spatial axes take ``size``."""
+    x = shapes[0]
+    return [None if x is None else (x[0], *size, *x[1 + len(size):])]
+
+
+@op("Resize", shape=_resize)
 def Resize(x, size=(1, 1), method="nearest"):
     """Resize the spatial axes (1 to 3 of them) to ``size`` by 'nearest' or separable linear
     interpolation ('bilinear'), half-pixel centres as tf.image.resize."""
@@ -46,7 +52,18 @@ def Resize(x, size=(1, 1), method="nearest"):
     return x
 
 
-@kernel("Repeat")
+def _repeat(shapes, repeats=(2,)):
+    """Axes 1, 2, ... multiplied by ``repeats``."""
+    x = shapes[0]
+    if x is None:
+        return [None]
+    dims = list(x)
+    for i, r in enumerate(repeats):
+        dims[1 + i] = None if dims[1 + i] is None else dims[1 + i] * r
+    return [tuple(dims)]
+
+
+@op("Repeat", shape=_repeat)
 def Repeat(x, repeats=(2,)):
     """Nearest-neighbour upsampling by integer factors: repeat along axes 1, 2, ..."""
     for i, r in enumerate(repeats):

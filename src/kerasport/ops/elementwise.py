@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasport.ir.ops import kernel
+from kerasport.ops.common import broadcast_shape, same_shape
+from kerasport.ops.registry import UNARY, op
 
 
-@kernel("Add")
+@op("Add", shape=broadcast_shape)
 def Add(*xs):
     """Sum of all inputs (broadcasting)."""
     y = xs[0] + xs[1]
@@ -16,19 +17,19 @@ def Add(*xs):
     return y
 
 
-@kernel("Sub")
+@op("Sub", shape=broadcast_shape)
 def Sub(a, b):
     """a - b (broadcasting)."""
     return a - b
 
 
-@kernel("Div")
+@op("Div", shape=broadcast_shape)
 def Div(a, b):
     """a / b (broadcasting)."""
     return a / b
 
 
-@kernel("Mul")
+@op("Mul", shape=broadcast_shape)
 def Mul(*xs):
     """Product of all inputs (broadcasting)."""
     y = xs[0] * xs[1]
@@ -37,7 +38,7 @@ def Mul(*xs):
     return y
 
 
-@kernel("Max")
+@op("Max", shape=broadcast_shape)
 def Max(*xs):
     """Elementwise maximum of all inputs."""
     y = np.maximum(xs[0], xs[1])
@@ -46,7 +47,7 @@ def Max(*xs):
     return y
 
 
-@kernel("Min")
+@op("Min", shape=broadcast_shape)
 def Min(*xs):
     """Elementwise minimum of all inputs."""
     y = np.minimum(xs[0], xs[1])
@@ -55,13 +56,13 @@ def Min(*xs):
     return y
 
 
-@kernel("Mean")
+@op("Mean", shape=broadcast_shape)
 def Mean(*xs):
     """Elementwise mean of all inputs (Keras' Average: sum, then divide by the count)."""
     return Add(*xs) / np.float32(len(xs))
 
 
-@kernel("Affine")
+@op("Affine", shape=same_shape, traits=UNARY)
 def Affine(x, scale=None, shift=None):
     """x * scale + shift, both broadcast against x (folded BatchNormalization)."""
     if scale is not None:
@@ -71,7 +72,7 @@ def Affine(x, scale=None, shift=None):
     return x
 
 
-@kernel("Cast")
+@op("Cast", shape=same_shape, traits=UNARY)
 def Cast(x, dtype="float32"):
     """x converted to ``dtype``."""
     return x.astype(dtype, copy=False)

@@ -1,12 +1,31 @@
-"""Shape rules of the attention ops (see kerasport.ir.shapes for the conventions)."""
+"""Matrix products: Dense, batched MatMul, Einsum."""
 
 from __future__ import annotations
 
-from kerasport.ir.ops import shape_rule
-from kerasport.ir.shapes import broadcast
+import numpy as np
+
+from kerasport.ops.common import broadcast
+from kerasport.ops.registry import Traits, op
 
 
-@shape_rule("MatMul")
+def _dense(shapes, **_):
+    """(..., K) @ (K, U) -> (..., U)."""
+    x, w = shapes[0], shapes[1]
+    return [None if x is None else (*x[:-1], w[-1])]
+
+
+@op("Dense", shape=_dense, traits=Traits(affine_foldable=True, quantize_inputs=(1,)))
+def Dense(x, kernel, bias=None):
+    """x @ kernel (+ bias) over the last axis of x; any rank.
+
+    Leading axes are flattened into one matrix product: NumPy runs ``x @ kernel`` on a 3-D
+    ``x`` as many small products, many times slower."""
+    y = x.reshape((-1, x.shape[-1])) @ kernel
+    if bias is not None:
+        y += bias
+    return y.reshape((*x.shape[:-1], kernel.shape[-1]))
+
+
 def _matmul(shapes, transpose_b=False):
     """(..., M, K) @ (..., K, P) -> (..., M, P), leading axes broadcast; with transpose_b the
     second input is (..., P, K)."""
@@ -18,6 +37,14 @@ def _matmul(shapes, transpose_b=False):
     return [(*lead, a[-2], p)]
 
 
+@op("MatMul", shape=_matmul)
+def MatMul(a, b, transpose_b=False):
+    """Batched matrix product a @ b, or a @ b^T with ``transpose_b`` (leading axes broadcast)."""
+    if transpose_b:
+        b = np.swapaxes(b, -1, -2)
+    return np.matmul(a, b)
+
+
 def _merge_dim(dims):
     known = {d for d in dims if d is not None and d != 1}
     if known:
@@ -25,7 +52,6 @@ def _merge_dim(dims):
     return None if None in dims else 1
 
 
-@shape_rule("Einsum")
 def _einsum(shapes, equation=""):
     """Each output letter takes its size from the inputs that carry it (1 broadcasts, a free
     size stays free); ``...`` takes the broadcast of the inputs' elided axes."""
@@ -56,7 +82,7 @@ def _einsum(shapes, equation=""):
     return [tuple(dims)]
 
 
-@shape_rule("MaskedSoftmax")
-def _masked_softmax(shapes, **_):
-    """Unchanged (the scores' shape)."""
-    return [shapes[0]]
+@op("Einsum", shape=_einsum)
+def Einsum(*xs, equation=""):
+    """np.einsum(equation, *xs) (EinsumDense, Dot, sums over an axis)."""
+    return np.einsum(equation, *xs, optimize=len(xs) > 1).astype(xs[0].dtype, copy=False)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
-from kerasport.ir.ops import kernel
+from kerasport.ops.common import same_shape
+from kerasport.ops.registry import UNARY, Traits, op
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -13,7 +16,7 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 _LARGE = 16384
 
 
-@kernel("Relu")
+@op("Relu", shape=same_shape, traits=UNARY)
 def Relu(x, max_value=None, negative_slope=0.0, threshold=0.0):
     """Keras' general relu: x above threshold (else 0), clipped at max_value, minus
     negative_slope * relu(threshold - x)."""
@@ -34,26 +37,26 @@ def Relu(x, max_value=None, negative_slope=0.0, threshold=0.0):
     return y.astype(x.dtype, copy=False)
 
 
-@kernel("LeakyRelu")
+@op("LeakyRelu", shape=same_shape, traits=UNARY)
 def LeakyRelu(x, alpha=0.2):
     """x for x >= 0, alpha * x otherwise."""
     return np.where(x >= 0, x, x * np.float32(alpha)).astype(x.dtype, copy=False)
 
 
-@kernel("PRelu")
+@op("PRelu", shape=same_shape, traits=UNARY)
 def PRelu(x, alpha):
     """relu(x) - alpha * relu(-x), alpha broadcast over the non-batch dims."""
     return np.maximum(x, 0) - alpha * np.maximum(-x, 0)
 
 
-@kernel("Elu")
+@op("Elu", shape=same_shape, traits=UNARY)
 def Elu(x, alpha=1.0):
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
     neg = np.float32(alpha) * np.expm1(np.minimum(x, 0))
     return np.where(x > 0, x, neg).astype(x.dtype, copy=False)
 
 
-@kernel("Selu")
+@op("Selu", shape=same_shape, traits=UNARY)
 def Selu(x):
     """scale * elu(x, alpha) with the self-normalising constants."""
     neg = np.float32(_SELU_ALPHA) * np.expm1(np.minimum(x, 0))
@@ -69,7 +72,7 @@ def _erf(x):
     return np.sign(x) * (1.0 - poly * np.exp(-z * z))
 
 
-@kernel("Gelu")
+@op("Gelu", shape=same_shape, traits=UNARY)
 def Gelu(x, approximate=False):
     """0.5 x (1 + erf(x / sqrt 2)), or the tanh approximation when ``approximate``."""
     if approximate:
@@ -80,7 +83,7 @@ def Gelu(x, approximate=False):
     return y.astype(x.dtype, copy=False)
 
 
-@kernel("Sigmoid")
+@op("Sigmoid", shape=same_shape, traits=UNARY)
 def Sigmoid(x):
     """1 / (1 + exp(-x)), as 0.5 + 0.5 tanh(x / 2): no overflow, no float64, one
     transcendental pass."""
@@ -90,13 +93,13 @@ def Sigmoid(x):
     return y
 
 
-@kernel("HardSigmoid")
+@op("HardSigmoid", shape=same_shape, traits=UNARY)
 def HardSigmoid(x, slope=1.0 / 6.0, offset=0.5):
     """clip(slope * x + offset, 0, 1); Keras 3 uses 1/6 and 0.5, Keras 2 used 0.2 and 0.5."""
     return np.clip(x * np.float32(slope) + np.float32(offset), 0, 1).astype(x.dtype, copy=False)
 
 
-@kernel("Silu")
+@op("Silu", shape=same_shape, traits=UNARY)
 def Silu(x):
     """x * sigmoid(x), as h (1 + tanh h) with h = x / 2 (four passes over the data)."""
     h = x * x.dtype.type(0.5)
@@ -106,37 +109,37 @@ def Silu(x):
     return y
 
 
-@kernel("HardSilu")
+@op("HardSilu", shape=same_shape, traits=UNARY)
 def HardSilu(x):
     """x * relu6(x + 3) / 6."""
     return x * HardSigmoid(x)
 
 
-@kernel("Softplus")
+@op("Softplus", shape=same_shape, traits=UNARY)
 def Softplus(x):
     """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)): no overflow, stays in x's dtype."""
     return np.clip(x, x.dtype.type(0), None) + np.log1p(np.exp(-np.abs(x)))
 
 
-@kernel("Mish")
+@op("Mish", shape=same_shape, traits=UNARY)
 def Mish(x):
     """x * tanh(softplus(x))."""
     return x * np.tanh(Softplus(x))
 
 
-@kernel("Softsign")
+@op("Softsign", shape=same_shape, traits=UNARY)
 def Softsign(x):
     """x / (1 + |x|)."""
     return x / (1 + np.abs(x))
 
 
-@kernel("Tanh")
+@op("Tanh", shape=same_shape, traits=UNARY)
 def Tanh(x):
     """tanh(x)."""
     return np.tanh(x)
 
 
-@kernel("Exp")
+@op("Exp", shape=same_shape, traits=UNARY)
 def Exp(x):
     """exp(x)."""
     return np.exp(x)
@@ -155,7 +158,7 @@ def max_last(x):
     return m
 
 
-@kernel("Softmax")
+@op("Softmax", shape=same_shape, traits=Traits(unary=True, batch="axis_attrs"))
 def Softmax(x, axis=-1):
     """exp(x - max) / sum(exp(x - max)) over ``axis`` (an int or a list of ints)."""
     ax = tuple(axis) if isinstance(axis, (list, tuple)) else axis
@@ -173,7 +176,7 @@ def Softmax(x, axis=-1):
     return e / np.sum(e, axis=ax, keepdims=True)
 
 
-@kernel("LogSoftmax")
+@op("LogSoftmax", shape=same_shape, traits=Traits(unary=True, batch="axis_attrs"))
 def LogSoftmax(x, axis=-1):
     """x - max - log(sum(exp(x - max))) over ``axis`` (an int or a list of ints)."""
     ax = tuple(axis) if isinstance(axis, (list, tuple)) else axis
@@ -185,39 +188,26 @@ def LogSoftmax(x, axis=-1):
 
 # activation name -> (op, attributes): Keras' defaults, which are also the kernels' defaults.
 # threshold has no defaults, so it exists only as a recorded operation (ops.Threshold).
-NEWER_ACTIVATIONS: dict[str, tuple[str, dict]] = {
-    "celu": ("Celu", {"alpha": 1.0}),
-    "hard_tanh": ("HardTanh", {}),
-    "log_sigmoid": ("LogSigmoid", {}),
-    "sparse_plus": ("SparsePlus", {}),
-    "sparse_sigmoid": ("SparseSigmoid", {}),
-    "squareplus": ("Squareplus", {"b": 4.0}),
-    "tanh_shrink": ("TanhShrink", {}),
-    "hard_shrink": ("HardShrink", {"threshold": 0.5}),
-    "soft_shrink": ("SoftShrink", {"threshold": 0.5}),
-}
-
-
-@kernel("Celu")
+@op("Celu", shape=same_shape, traits=UNARY)
 def Celu(x, alpha=1.0):
     """max(x, 0) + alpha * expm1(min(x, 0) / alpha)."""
     a = np.float32(alpha)
     return (np.maximum(x, 0) + a * np.expm1(np.minimum(x, 0) / a)).astype(x.dtype, copy=False)
 
 
-@kernel("HardTanh")
+@op("HardTanh", shape=same_shape, traits=UNARY)
 def HardTanh(x):
     """x clipped to [-1, 1]."""
     return np.clip(x, x.dtype.type(-1), x.dtype.type(1))
 
 
-@kernel("LogSigmoid")
+@op("LogSigmoid", shape=same_shape, traits=UNARY)
 def LogSigmoid(x):
     """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)): no overflow."""
     return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
 
 
-@kernel("SparsePlus")
+@op("SparsePlus", shape=same_shape, traits=UNARY)
 def SparsePlus(x):
     """0 for x <= -1, (x + 1)^2 / 4 for -1 < x < 1, x for x >= 1."""
     mid = np.float32(0.25) * (x + 1) ** 2
@@ -225,31 +215,31 @@ def SparsePlus(x):
         x.dtype, copy=False)
 
 
-@kernel("SparseSigmoid")
+@op("SparseSigmoid", shape=same_shape, traits=UNARY)
 def SparseSigmoid(x):
     """0 for x <= -1, (x + 1) / 2 for -1 < x < 1, 1 for x >= 1."""
     return np.clip(np.float32(0.5) * (x + 1), 0, 1).astype(x.dtype, copy=False)
 
 
-@kernel("Squareplus")
+@op("Squareplus", shape=same_shape, traits=UNARY)
 def Squareplus(x, b=4.0):
     """(x + sqrt(x^2 + b)) / 2."""
     return ((x + np.sqrt(x * x + np.float32(b))) / np.float32(2)).astype(x.dtype, copy=False)
 
 
-@kernel("TanhShrink")
+@op("TanhShrink", shape=same_shape, traits=UNARY)
 def TanhShrink(x):
     """x - tanh(x)."""
     return x - np.tanh(x)
 
 
-@kernel("HardShrink")
+@op("HardShrink", shape=same_shape, traits=UNARY)
 def HardShrink(x, threshold=0.5):
     """x where |x| > threshold, else 0."""
     return np.where(np.abs(x) > np.float32(threshold), x, np.zeros((), x.dtype))
 
 
-@kernel("SoftShrink")
+@op("SoftShrink", shape=same_shape, traits=UNARY)
 def SoftShrink(x, threshold=0.5):
     """x - threshold above threshold, x + threshold below -threshold, else 0."""
     t = np.float32(threshold)
@@ -257,8 +247,50 @@ def SoftShrink(x, threshold=0.5):
     return y.astype(x.dtype, copy=False)
 
 
-@kernel("Threshold")
+@op("Threshold", shape=same_shape, traits=UNARY)
 def Threshold(x, threshold=0.0, default_value=0.0):
     """x where x > threshold, else default_value."""
     y = np.where(x > np.float32(threshold), x, np.float32(default_value))
     return y.astype(x.dtype, copy=False)
+
+
+def activation_kernels():
+    """The activation ops an activation spec may name (recurrent cells take their activations
+    as specs): op -> kernel. A new activation kernel joins by its entry here."""
+    return {"Relu": Relu, "LeakyRelu": LeakyRelu, "Elu": Elu, "Selu": Selu, "Gelu": Gelu,
+            "Sigmoid": Sigmoid, "HardSigmoid": HardSigmoid, "Silu": Silu, "HardSilu": HardSilu,
+            "Softplus": Softplus, "Mish": Mish, "Softsign": Softsign, "Tanh": Tanh, "Exp": Exp,
+            "Celu": Celu, "HardTanh": HardTanh, "LogSigmoid": LogSigmoid,
+            "SparsePlus": SparsePlus, "SparseSigmoid": SparseSigmoid, "Squareplus": Squareplus,
+            "TanhShrink": TanhShrink, "HardShrink": HardShrink, "SoftShrink": SoftShrink,
+            "Threshold": Threshold}
+
+
+def apply_activation(spec, x):
+    """An activation spec ``{"op": <an op of activation_kernels>, **attributes}`` applied to
+    x (None: linear)."""
+    if spec is None:
+        return x
+    attrs = {k: v for k, v in spec.items() if k != "op"}
+    return activation_kernels()[spec["op"]](x, **attrs)
+
+
+def activation_problem(spec) -> str | None:
+    """Why ``spec`` is not a valid activation spec (None if it is): checked when a graph is
+    read from a file."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or not isinstance(spec.get("op"), str):
+        return f"{str(spec)[:50]} is not an activation spec {{'op': ..., attributes}}"
+    kernel = activation_kernels().get(spec["op"])
+    if kernel is None:
+        return f"{spec['op'][:30]!r} is not an activation op"
+    params = set(inspect.signature(kernel).parameters) - {"x"}
+    for key, value in spec.items():
+        if key == "op":
+            continue
+        if key not in params:
+            return f"{spec['op']} does not take the attribute {key[:30]!r}"
+        if not (value is None or isinstance(value, (int, float))):
+            return f"{spec['op']} attribute {key!r} is {str(value)[:30]}"
+    return None

@@ -1,4 +1,4 @@
-"""Attention kernels: batched matrix products, einsum and a masked softmax.
+"""Attention: the masked softmax (the products are MatMul and Einsum, in linalg).
 
 Attention runs as np.matmul over (N, heads, T, d) arrays: no Python loop over heads or batch.
 """
@@ -7,21 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasport.ir.ops import kernel
-
-
-@kernel("MatMul")
-def MatMul(a, b, transpose_b=False):
-    """Batched matrix product a @ b, or a @ b^T with ``transpose_b`` (leading axes broadcast)."""
-    if transpose_b:
-        b = np.swapaxes(b, -1, -2)
-    return np.matmul(a, b)
-
-
-@kernel("Einsum")
-def Einsum(*xs, equation=""):
-    """np.einsum(equation, *xs) (EinsumDense, Dot, sums over an axis)."""
-    return np.einsum(equation, *xs, optimize=len(xs) > 1).astype(xs[0].dtype, copy=False)
+from kerasport.ops.common import same_shape
+from kerasport.ops.registry import Traits, op
 
 
 def _expand(mask, ndim, expand_axis):
@@ -42,7 +29,7 @@ def _structural(t, s, causal, window):
     return keep
 
 
-@kernel("MaskedSoftmax")
+@op("MaskedSoftmax", shape=same_shape, traits=Traits(batch="axis_attrs"))
 def MaskedSoftmax(x, mask=None, axes=(-1,), causal=False, window=0, fill=-1e9, additive=False,
                   zero_masked=False, expand_axis=1):
     """Softmax over ``axes`` of attention scores with masked positions pushed down.

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasport.ir.ops import kernel
-from kerasport.runtime.kernels.conv import pad_spatial, spatial_pads, windows
+from kerasport.ops.common import window_out
+from kerasport.ops.conv import pad_spatial, spatial_pads, windows
+from kerasport.ops.registry import Traits, op
 
 
-@kernel("Pool")
+def _pool(shapes, mode="max", pool_size=(2,), strides=(2,), padding="valid"):
+    """(N, *S, C) -> (N, *O, C) with the window rule of Conv (dilation 1)."""
+    x = shapes[0]
+    if x is None:
+        return [None]
+    out = [window_out(x[1 + i], k, strides[i], 1, padding) for i, k in enumerate(pool_size)]
+    return [(x[0], *out, x[-1])]
+
+
+@op("Pool", shape=_pool)
 def Pool(x, mode="max", pool_size=(2,), strides=(2,), padding="valid"):
     """Max or average pooling, channels-last. 'same' averages exclude the padding (as Keras)."""
     r = len(pool_size)
@@ -28,7 +38,18 @@ def Pool(x, mode="max", pool_size=(2,), strides=(2,), padding="valid"):
     return total / windows(count, pool_size, strides, ones).sum(axis=axes)
 
 
-@kernel("Reduce")
+def _reduce(shapes, mode="mean", axes=(1,), keepdims=False):
+    """Reduced axes dropped, or kept as 1 with ``keepdims``."""
+    x = shapes[0]
+    if x is None:
+        return [None]
+    ax = {a % len(x) for a in axes}
+    if keepdims:
+        return [tuple(1 if i in ax else d for i, d in enumerate(x))]
+    return [tuple(d for i, d in enumerate(x) if i not in ax)]
+
+
+@op("Reduce", shape=_reduce, traits=Traits(batch="axis_attrs"))
 def Reduce(x, mode="mean", axes=(1,), keepdims=False):
     """Mean or max over ``axes`` (global pooling)."""
     fn = np.mean if mode == "mean" else np.max

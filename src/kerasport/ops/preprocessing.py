@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasport.ir.ops import kernel
+from kerasport.ops.common import same_shape
+from kerasport.ops.registry import op
 
 
-@kernel("Bucketize")
+@op("Bucketize", shape=same_shape)
 def Bucketize(x, boundaries, dtype="int32"):
     """The bin of each element: how many ``boundaries`` (sorted) are <= x."""
     return np.searchsorted(boundaries, x, side="right").astype(dtype)
 
 
-@kernel("Lookup")
+@op("Lookup", shape=same_shape)
 def Lookup(x, keys, values, default=-1, oov_buckets=0, oov_start=0, dtype="int64"):
     """values[i] where x == keys[i] (``keys`` sorted); elsewhere ``default``, or with
     ``oov_buckets`` > 0, oov_start + floormod(x, oov_buckets)."""
@@ -26,7 +27,15 @@ def Lookup(x, keys, values, default=-1, oov_buckets=0, oov_start=0, dtype="int64
     return np.where(found, hit, miss).astype(dtype)
 
 
-@kernel("CategoryEncode")
+def _category_encode(shapes, depth=1, mode="one_hot", dtype="float32"):
+    """one_hot: (*x, depth); multi_hot and count: (*x[:-1], depth)."""
+    x = shapes[0]
+    if x is None:
+        return [None]
+    return [(*x, depth) if mode == "one_hot" else (*x[:-1], depth)]
+
+
+@op("CategoryEncode", shape=_category_encode)
 def CategoryEncode(x, depth=1, mode="one_hot", dtype="float32"):
     """Integer ids as vectors of ``depth``: "one_hot" appends an axis with a 1 at each id;
     "multi_hot" (1 for each id present) and "count" (how many times) reduce the last axis.
@@ -44,7 +53,7 @@ def CategoryEncode(x, depth=1, mode="one_hot", dtype="float32"):
     return out.reshape((*lead, depth))
 
 
-@kernel("AutoContrast")
+@op("AutoContrast", shape=same_shape)
 def AutoContrast(x, value_range=(0.0, 255.0)):
     """Keras' AutoContrast: each image's channels stretched so that their min and max span
     ``value_range`` (computed on the 0..255 scale); constant channels are left as they are."""
@@ -104,7 +113,7 @@ def _fingerprint64(s):
     return _K2
 
 
-@kernel("FarmHash")
+@op("FarmHash", shape=same_shape)
 def FarmHash(x, num_bins=1, mask_value=None, dtype="int64"):
     """Keras' Hashing of numbers: FarmHash64 of each value's decimal form (floats truncated to
     int64 first) modulo ``num_bins``; with ``mask_value``, bin 0 is that value's and the

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasport.ir.ops import kernel
+from kerasport.ops.common import same_shape
+from kerasport.ops.registry import UNARY, Traits, op
 
 
-@kernel("LayerNorm")
+@op("LayerNorm", shape=same_shape, traits=Traits(unary=True, batch="axis_attrs"))
 def LayerNorm(x, gamma=None, beta=None, axes=(-1,), epsilon=1e-3, rms_scaling=False):
     """Keras' layer_normalization: x * inv + (beta - mean * inv), inv = gamma / sqrt(var + eps)
     over ``axes``; rms_scaling (deprecated in Keras) scales by the variance and gamma only."""
@@ -34,7 +35,7 @@ def LayerNorm(x, gamma=None, beta=None, axes=(-1,), epsilon=1e-3, rms_scaling=Fa
     return (x * inv + shift).astype(x.dtype, copy=False)
 
 
-@kernel("GroupNorm")
+@op("GroupNorm", shape=same_shape, traits=UNARY)
 def GroupNorm(x, gamma=None, beta=None, groups=32, epsilon=1e-3):
     """Channels-last group normalization: statistics over the spatial axes and the channels of
     each group, then per-channel gamma and beta."""
@@ -51,14 +52,14 @@ def GroupNorm(x, gamma=None, beta=None, groups=32, epsilon=1e-3):
     return y.astype(x.dtype, copy=False)
 
 
-@kernel("L2Normalize")
+@op("L2Normalize", shape=same_shape, traits=Traits(unary=True, batch="axis_attrs"))
 def L2Normalize(x, axes=(-1,), epsilon=1e-12):
     """x / max(sqrt(sum(x^2 over axes)), epsilon)."""
     norm = np.sqrt(np.sum(np.square(x), axis=tuple(axes), keepdims=True))
     return (x / np.maximum(norm, np.float32(epsilon))).astype(x.dtype, copy=False)
 
 
-@kernel("RmsNorm")
+@op("RmsNorm", shape=same_shape, traits=Traits(unary=True, batch="axis_attrs"))
 def RmsNorm(x, scale=None, axes=(-1,), epsilon=1e-6):
     """x / sqrt(mean(x^2 over axes) + epsilon) * scale."""
     ms = np.mean(np.square(x), axis=tuple(axes), keepdims=True)

@@ -11,67 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasport.ir.ops import kernel
-from kerasport.runtime.kernels.activations import (
-    Celu,
-    Elu,
-    Gelu,
-    HardShrink,
-    HardSigmoid,
-    HardSilu,
-    HardTanh,
-    LogSigmoid,
-    Relu,
-    Selu,
-    Sigmoid,
-    Silu,
-    Softplus,
-    SoftShrink,
-    Softsign,
-    SparsePlus,
-    SparseSigmoid,
-    Squareplus,
-    Tanh,
-    TanhShrink,
-)
-from kerasport.runtime.kernels.conv import Conv
-from kerasport.runtime.kernels.linalg import Dense
+from kerasport.ops.activations import apply_activation
+from kerasport.ops.common import window_out
+from kerasport.ops.conv import Conv
+from kerasport.ops.linalg import Dense
+from kerasport.ops.registry import Traits, op
 
-
-def activate(name, x, keras_major=3):
-    """Apply a Keras activation by name (those that RNN layers use)."""
-    if name == "tanh":
-        return Tanh(x)
-    if name == "sigmoid":
-        return Sigmoid(x)
-    if name == "hard_sigmoid":
-        return HardSigmoid(x, slope=0.2 if keras_major < 3 else 1.0 / 6.0)
-    if name == "relu":
-        return Relu(x)
-    if name in ("linear", None):
-        return x
-    if name == "elu":
-        return Elu(x)
-    if name == "selu":
-        return Selu(x)
-    if name in ("silu", "swish"):
-        return Silu(x)
-    if name in ("hard_silu", "hard_swish"):
-        return HardSilu(x)
-    if name == "softplus":
-        return Softplus(x)
-    if name == "softsign":
-        return Softsign(x)
-    if name == "gelu":
-        return Gelu(x)
-    # Keras 3's newer activations, with Keras' defaults (the kernels' defaults)
-    newer = {"celu": Celu, "hard_tanh": HardTanh, "log_sigmoid": LogSigmoid,
-             "sparse_plus": SparsePlus, "sparse_sigmoid": SparseSigmoid,
-             "squareplus": Squareplus, "tanh_shrink": TanhShrink, "hard_shrink": HardShrink,
-             "soft_shrink": SoftShrink}
-    if name in newer:
-        return newer[name](x)
-    raise ValueError(f"unsupported recurrent activation {name!r}")
+# activations are specs {"op": ..., **attributes} (None: linear), see apply_activation
+TANH = {"op": "Tanh"}
+SIGMOID = {"op": "Sigmoid"}
 
 
 def _time_major(x, go_backwards, mask):
@@ -103,10 +51,23 @@ def _finish(outputs, last, states, return_sequences):
     return (y, *states)
 
 
-@kernel("SimpleRNN")
-def SimpleRNN(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, activation="tanh",
-              return_sequences=False, go_backwards=False, keras_major=3,
-              zero_output_for_mask=False):
+def _rnn_shapes(shapes, return_sequences, n_states):
+    x, rk = shapes[0], shapes[2]
+    if x is None:
+        return [None] * (1 + n_states)
+    units = rk[0]
+    y = (x[0], x[1], units) if return_sequences else (x[0], units)
+    return [y] + [(x[0], units)] * n_states
+
+
+def _simple_rnn(shapes, return_sequences=False, **_):
+    """x (N, T, F) -> outputs (N, T, U) or (N, U), then h (N, U); U = recurrent kernel rows."""
+    return _rnn_shapes(shapes, return_sequences, 1)
+
+
+@op("SimpleRNN", shape=_simple_rnn, traits=Traits(recurrent=True, mask_input=5))
+def SimpleRNN(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, activation=TANH,
+              return_sequences=False, go_backwards=False, zero_output_for_mask=False):
     """h_t = act(x_t W + h_{t-1} U + b); returns (outputs, h)."""
     n, units = x.shape[0], recurrent_kernel.shape[0]
     proj = Dense(x, kernel, bias)
@@ -115,17 +76,22 @@ def SimpleRNN(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, activa
     out = np.zeros((n, units), x.dtype)
     outputs = []
     for t in range(xs.shape[0]):
-        new = activate(activation, xs[t] + h @ recurrent_kernel, keras_major)
+        new = apply_activation(activation, xs[t] + h @ recurrent_kernel)
         m = _keep(ms, t, 2)
         h, out = _carry(m, new, h), _carry(m, new, 0.0 if zero_output_for_mask else out)
         outputs.append(out)
     return _finish(outputs, out, [h], return_sequences)
 
 
-@kernel("LSTM")
+def _lstm(shapes, return_sequences=False, **_):
+    """As SimpleRNN: outputs, then h and c."""
+    return _rnn_shapes(shapes, return_sequences, 2)
+
+
+@op("LSTM", shape=_lstm, traits=Traits(recurrent=True, mask_input=6))
 def LSTM(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
-         activation="tanh", recurrent_activation="sigmoid", return_sequences=False,
-         go_backwards=False, keras_major=3, zero_output_for_mask=False):
+         activation=TANH, recurrent_activation=SIGMOID, return_sequences=False,
+         go_backwards=False, zero_output_for_mask=False):
     """Keras LSTM, gates (i, f, c, o); returns (outputs, h, c)."""
     n, units = x.shape[0], recurrent_kernel.shape[0]
     proj = Dense(x, kernel, bias)
@@ -136,12 +102,12 @@ def LSTM(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
     outputs = []
     for t in range(xs.shape[0]):
         z = xs[t] + h @ recurrent_kernel
-        i = activate(recurrent_activation, z[:, :units], keras_major)
-        f = activate(recurrent_activation, z[:, units:2 * units], keras_major)
-        g = activate(activation, z[:, 2 * units:3 * units], keras_major)
-        o = activate(recurrent_activation, z[:, 3 * units:], keras_major)
+        i = apply_activation(recurrent_activation, z[:, :units])
+        f = apply_activation(recurrent_activation, z[:, units:2 * units])
+        g = apply_activation(activation, z[:, 2 * units:3 * units])
+        o = apply_activation(recurrent_activation, z[:, 3 * units:])
         new_c = f * c + i * g
-        new_h = o * activate(activation, new_c, keras_major)
+        new_h = o * apply_activation(activation, new_c)
         m = _keep(ms, t, new_h.ndim)
         c, h = _carry(m, new_c, c), _carry(m, new_h, h)
         out = _carry(m, new_h, 0.0 if zero_output_for_mask else out)
@@ -149,10 +115,15 @@ def LSTM(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
     return _finish(outputs, out, [h, c], return_sequences)
 
 
-@kernel("GRU")
-def GRU(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, activation="tanh",
-        recurrent_activation="sigmoid", reset_after=True, return_sequences=False,
-        go_backwards=False, keras_major=3, zero_output_for_mask=False):
+def _gru(shapes, return_sequences=False, **_):
+    """As SimpleRNN: outputs, then h."""
+    return _rnn_shapes(shapes, return_sequences, 1)
+
+
+@op("GRU", shape=_gru, traits=Traits(recurrent=True, mask_input=5))
+def GRU(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, activation=TANH,
+        recurrent_activation=SIGMOID, reset_after=True, return_sequences=False,
+        go_backwards=False, zero_output_for_mask=False):
     """Keras GRU, gates (z, r, h); reset_after applies the reset gate after the recurrent
     product (bias (2, 3u)), else before it (bias (3u,)). Returns (outputs, h)."""
     n, units = x.shape[0], recurrent_kernel.shape[0]
@@ -175,16 +146,15 @@ def GRU(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, activation="
             rec = h @ recurrent_kernel
             if rec_bias is not None:
                 rec = rec + rec_bias
-            z = activate(recurrent_activation, xt[:, :units] + rec[:, :units], keras_major)
-            r = activate(recurrent_activation, xt[:, units:2 * units] + rec[:, units:2 * units],
-                         keras_major)
-            hh = activate(activation, xt[:, 2 * units:] + r * rec[:, 2 * units:], keras_major)
+            z = apply_activation(recurrent_activation, xt[:, :units] + rec[:, :units])
+            r = apply_activation(recurrent_activation,
+                                 xt[:, units:2 * units] + rec[:, units:2 * units])
+            hh = apply_activation(activation, xt[:, 2 * units:] + r * rec[:, 2 * units:])
         else:
             rec = h @ u_zr
-            z = activate(recurrent_activation, xt[:, :units] + rec[:, :units], keras_major)
-            r = activate(recurrent_activation, xt[:, units:2 * units] + rec[:, units:],
-                         keras_major)
-            hh = activate(activation, xt[:, 2 * units:] + (r * h) @ u_h, keras_major)
+            z = apply_activation(recurrent_activation, xt[:, :units] + rec[:, :units])
+            r = apply_activation(recurrent_activation, xt[:, units:2 * units] + rec[:, units:])
+            hh = apply_activation(activation, xt[:, 2 * units:] + (r * h) @ u_h)
         new_h = z * h + (1 - z) * hh
         m = _keep(ms, t, 2)
         h, out = _carry(m, new_h, h), _carry(m, new_h, 0.0 if zero_output_for_mask else out)
@@ -192,11 +162,25 @@ def GRU(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, activation="
     return _finish(outputs, out, [h], return_sequences)
 
 
-@kernel("ConvLSTM")
+def _conv_lstm(shapes, strides=(1,), dilations=(1,), padding="valid", return_sequences=False,
+               **_):
+    """x (N, T, *S, C) -> outputs (N, T, *O, F) or (N, *O, F), then h and c (N, *O, F); O as
+    for Conv, F = recurrent kernel's second-to-last dim."""
+    x, w, rk = shapes[0], shapes[1], shapes[2]
+    if x is None:
+        return [None] * 3
+    r = len(w) - 2
+    out = [window_out(x[2 + i], w[i], strides[i], dilations[i], padding) for i in range(r)]
+    state = (x[0], *out, rk[-2])
+    y = (x[0], x[1], *out, rk[-2]) if return_sequences else state
+    return [y, state, state]
+
+
+@op("ConvLSTM", shape=_conv_lstm, traits=Traits(recurrent=True, mask_input=6))
 def ConvLSTM(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
-             strides=(1,), dilations=(1,), padding="valid", activation="tanh",
-             recurrent_activation="sigmoid", return_sequences=False, go_backwards=False,
-             keras_major=3, zero_output_for_mask=False):
+             strides=(1,), dilations=(1,), padding="valid", activation=TANH,
+             recurrent_activation=SIGMOID, return_sequences=False, go_backwards=False,
+             zero_output_for_mask=False):
     """Keras ConvLSTM1D/2D/3D: an LSTM whose products are convolutions.
 
     x (N, T, *S, C); the input convolution of every timestep is one Conv call, the recurrent
@@ -217,12 +201,12 @@ def ConvLSTM(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None
     for t in range(xs.shape[0]):
         z = xs[t] + Conv(h, recurrent_kernel, None, strides=[1] * rank, dilations=[1] * rank,
                          padding="same")
-        i = activate(recurrent_activation, z[..., :units], keras_major)
-        f = activate(recurrent_activation, z[..., units:2 * units], keras_major)
-        g = activate(activation, z[..., 2 * units:3 * units], keras_major)
-        o = activate(recurrent_activation, z[..., 3 * units:], keras_major)
+        i = apply_activation(recurrent_activation, z[..., :units])
+        f = apply_activation(recurrent_activation, z[..., units:2 * units])
+        g = apply_activation(activation, z[..., 2 * units:3 * units])
+        o = apply_activation(recurrent_activation, z[..., 3 * units:])
         new_c = f * c + i * g
-        new_h = o * activate(activation, new_c, keras_major)
+        new_h = o * apply_activation(activation, new_c)
         m = _keep(ms, t, new_h.ndim)
         c, h = _carry(m, new_c, c), _carry(m, new_h, h)
         out = _carry(m, new_h, 0.0 if zero_output_for_mask else out)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasport.ir.ops import kernel
+from kerasport.ops.common import window_out
+from kerasport.ops.registry import Traits, op
 
 # Depthwise convolution works on blocks of about this many output bytes, so that the block
 # and its temporary stay in the L2 cache across the kernel taps.
@@ -62,7 +63,18 @@ def windows(x, ksize, strides, dilations):
     return np.lib.stride_tricks.as_strided(x, shape, view_strides, writeable=False)
 
 
-@kernel("Conv")
+def _conv(shapes, strides=(1,), dilations=(1,), padding="valid", groups=1):
+    """(N, *S, C) -> (N, *O, F); O = ceil(S/s) for 'same', floor((S - d(k-1) - 1)/s) + 1 for
+    'valid', (S - 1)//s + 1 for 'causal'; F = kernel's last dim."""
+    x, w = shapes[0], shapes[1]
+    if x is None:
+        return [None]
+    r = len(w) - 2
+    out = [window_out(x[1 + i], w[i], strides[i], dilations[i], padding) for i in range(r)]
+    return [(x[0], *out, w[-1])]
+
+
+@op("Conv", shape=_conv, traits=Traits(affine_foldable=True, quantize_inputs=(1,)))
 def Conv(x, kernel, bias=None, strides=(1,), dilations=(1,), padding="valid", groups=1):
     """Channels-last N-d convolution; kernel is Keras' (*ksize, C/groups, F).
     Output spatial size: floor((S + pads - d*(k-1) - 1) / s) + 1 per axis."""
@@ -116,7 +128,17 @@ def _tap_slices(offsets, dilations, strides, out_sizes):
                  for t, d, s, o in zip(offsets, dilations, strides, out_sizes))
 
 
-@kernel("DepthwiseConv")
+def _depthwise(shapes, strides=(1,), dilations=(1,), padding="valid"):
+    """(N, *S, C) -> (N, *O, C*M), O as for Conv; kernel (*ksize, C, M)."""
+    x, w = shapes[0], shapes[1]
+    if x is None:
+        return [None]
+    r = len(w) - 2
+    out = [window_out(x[1 + i], w[i], strides[i], dilations[i], padding) for i in range(r)]
+    return [(x[0], *out, w[-2] * w[-1])]
+
+
+@op("DepthwiseConv", shape=_depthwise, traits=Traits(affine_foldable=True))
 def DepthwiseConv(x, kernel, bias=None, strides=(1,), dilations=(1,), padding="valid"):
     """Depthwise convolution; kernel is Keras' (*ksize, C, M), and input channel c gives
     output channels c*M to c*M + M - 1.
@@ -196,7 +218,20 @@ def transpose_out_size(size, k, stride, dilation, padding, output_padding=None):
     return (size - 1) * stride + k_eff - 2 * pad + output_padding
 
 
-@kernel("ConvTranspose")
+def _conv_transpose(shapes, strides=(1,), dilations=(1,), padding="valid", output_padding=None):
+    """(N, *S, C) -> (N, *O, F), O by Keras' transposed-convolution length rule; kernel
+    (*ksize, F, C)."""
+    x, w = shapes[0], shapes[1]
+    if x is None:
+        return [None]
+    r = len(w) - 2
+    ops_ = output_padding or [None] * r
+    out = [None if x[1 + i] is None else transpose_out_size(
+        x[1 + i], w[i], strides[i], dilations[i], padding, ops_[i]) for i in range(r)]
+    return [(x[0], *out, w[-2])]
+
+
+@op("ConvTranspose", shape=_conv_transpose)
 def ConvTranspose(x, kernel, bias=None, strides=(1,), dilations=(1,), padding="valid",
                   output_padding=None):
     """Transposed convolution (the gradient of Conv), kernel Keras' (*ksize, F, C): one matrix
