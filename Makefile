@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint docs docs-check clean fuzz fuzz-replay
+.PHONY: demo test test-fast lint docs docs-check clean fuzz fuzz-replay
 
 # `make fuzz`: the fuzzer (tests/fuzz) for FUZZ_SECONDS; failing cases go to FUZZ_FAILURES,
 # `make fuzz-replay [CASE=fuzz-failures/<case>]` reruns them.
@@ -27,6 +27,21 @@ demo: $(VENV)/.core
 
 lint: $(VENV)/.test
 	$(PY) -m ruff check src tests examples scripts benchmarks
+	$(VENV)/bin/lint-imports
+
+# the fast tier: IR-level tests (tests/unit: kernels, shape rules, generated code and ONNX
+# Runtime per op) and lint, in a venv with the core and the onnx extra only (no TensorFlow)
+FAST_VENV ?= .venv-fast
+$(FAST_VENV)/.fast: pyproject.toml
+	$(PYTHON) -m venv $(FAST_VENV)
+	$(FAST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FAST_VENV)/bin/python -m pip install --quiet -e ".[fast]"
+	touch $@
+
+test-fast: $(FAST_VENV)/.fast
+	$(FAST_VENV)/bin/python -m ruff check src tests examples scripts benchmarks
+	$(FAST_VENV)/bin/lint-imports
+	$(FAST_VENV)/bin/python -m pytest -q tests/unit -p no:cacheprovider
 
 test: $(VENV)/.test lint
 	$(PY) -m pytest -q
@@ -54,4 +69,4 @@ docs-check: $(VENV)/.core
 	@for g in $(DOC_GENERATORS); do $(PY) $$g --check || exit 1; done
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(FAST_VENV) out .pytest_cache .ruff_cache

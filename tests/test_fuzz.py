@@ -25,7 +25,7 @@ DETECTORS = {"ok": None, "raise": "exception", "alloc": "memory", "peak": "memor
 @pytest.fixture(scope="module")
 def worker(tmp_path_factory):
     """One fuzz worker with a short timeout, shared by the detector tests."""
-    w = Worker(0, tmp_path_factory.mktemp("fuzz-selftest"), Limits(timeout=3.0))
+    w = Worker(0, tmp_path_factory.mktemp("fuzz-selftest"), Limits(timeout=6.0, peak_mb=256.0))
     w.start()
     yield w
     w.stop()

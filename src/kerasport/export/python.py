@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from kerasport.bundle import atomic_write
+from kerasport.io import atomic_write
 from kerasport.ir.graph import Graph
 from kerasport.ops import get_op
 from kerasport.quantize.weights import SCALE_SUFFIX, dequantize, quantize_constants

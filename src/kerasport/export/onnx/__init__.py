@@ -12,8 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from kerasport.bundle import atomic_write
 from kerasport.errors import KerasportError, MissingExtraError
+from kerasport.io import atomic_write
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 13

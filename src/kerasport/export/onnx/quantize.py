@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from kerasport.bundle import atomic_write
 from kerasport.errors import KerasportError, MissingExtraError
+from kerasport.io import atomic_write
 
 
 def _ort_quantization():

@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from kerasport.bundle import atomic_write
 from kerasport.export.tflite._deps import litert_interpreter_class
 from kerasport.export.tflite.check import FlexUnavailable, TFLiteCheck, compare
 from kerasport.export.tflite.convert import quiet_stderr
 from kerasport.export.tflite.job import TFLiteConversionError
 from kerasport.export.tflite.options import IO_TYPES, QUANT_MODES, TFLiteOptions
+from kerasport.io import atomic_write
 from kerasport.ops import get_op
 
 __all__ = ["IO_TYPES", "QUANT_MODES", "TFLiteCheck", "TFLiteConversionError", "TFLiteOptions",

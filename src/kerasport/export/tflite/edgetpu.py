@@ -7,8 +7,8 @@ import shutil
 import subprocess
 import tempfile
 
-from kerasport.bundle import atomic_write
 from kerasport.errors import KerasportError
+from kerasport.io import atomic_write
 
 COMPILER = "edgetpu_compiler"
 DOCS = "https://coral.ai/docs/edgetpu/compiler/"
