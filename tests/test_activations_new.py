@@ -56,6 +56,9 @@ for _a in NEWER:
     LAYER_CASES[f"Activation-{_a}"] = spread(lambda k, a=_a: k.layers.Activation(a))
     LAYER_CASES[f"Dense-{_a}"] = spread(lambda k, a=_a: k.layers.Dense(4, activation=a),
                                         shape=(6,))
+# glu halves the last axis (a * sigmoid(b)): a layer, never a recurrent activation
+LAYER_CASES["Activation-glu"] = spread(lambda k: k.layers.Activation("glu"), shape=(5, 8))
+LAYER_CASES["Dense-glu"] = spread(lambda k: k.layers.Dense(6, activation="glu"), shape=(6,))
 for _a in ("celu", "soft_shrink", "squareplus"):
     LAYER_CASES[f"Conv1D-{_a}"] = spread(lambda k, a=_a: k.layers.Conv1D(
         3, 2, padding="same", activation=a), shape=(6, 4))

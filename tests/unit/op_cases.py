@@ -81,6 +81,8 @@ def _activations() -> list[Case]:
         Case("Threshold", (x(3, 4),), {"threshold": 0.1, "default_value": -1.0}),
         Case("Softmax", (x(3, 4),), {"axis": -1}),
         Case("LogSoftmax", (x(3, 4),), {"axis": 1}),
+        Case("Glu", (x(3, 4),), {"axis": -1}),
+        Case("Glu", (x(4, 3),), {"axis": 1}, id="axis1"),
     ]
     return cases
 

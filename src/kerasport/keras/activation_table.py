@@ -32,6 +32,7 @@ ACTIVATIONS: dict[str, tuple[str, dict[str, Any], bool]] = {
     "exponential": ("Exp", {}, False),
     "softmax": ("Softmax", {"axis": -1}, False),
     "log_softmax": ("LogSoftmax", {"axis": -1}, False),
+    "glu": ("Glu", {"axis": -1}, False),  # halves the last axis: not for recurrent cells
     # Keras 3's newer activations, with Keras' defaults
     "celu": ("Celu", {"alpha": 1.0}, True),
     "hard_tanh": ("HardTanh", {}, True),

@@ -6,6 +6,7 @@ import inspect
 
 import numpy as np
 
+from kerasport.errors import KerasportError
 from kerasport.ops.common import same_shape
 from kerasport.ops.registry import UNARY, Traits, op
 
@@ -131,6 +132,25 @@ def Mish(x):
 def Softsign(x):
     """x / (1 + |x|)."""
     return x / (1 + np.abs(x))
+
+
+def glu_shape(shapes, axis=-1):
+    """The input's shape with ``axis`` halved (an even size, or a free dim)."""
+    shape = shapes[0]
+    if shape is None:
+        return [None]
+    ax = axis % len(shape)
+    size = shape[ax]
+    if isinstance(size, int) and size % 2:
+        raise KerasportError(f"Glu: axis {axis} has an odd size {size}")
+    return [(*shape[:ax], size // 2 if isinstance(size, int) else size, *shape[ax + 1:])]
+
+
+@op("Glu", shape=glu_shape, traits=Traits(batch="axis_attrs"))
+def Glu(x, axis=-1):
+    """a * sigmoid(b), where a and b are the two halves of ``x`` along ``axis``."""
+    a, b = np.split(x, 2, axis=axis)
+    return a * Sigmoid(b)
 
 
 @op("Tanh", shape=same_shape, traits=UNARY)

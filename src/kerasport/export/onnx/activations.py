@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from kerasport.errors import KerasportError
 from kerasport.export.onnx.context import ExportContext, emitter
 from kerasport.export.onnx.helpers import scalar
 from kerasport.ir.graph import Node
@@ -110,3 +111,20 @@ def newer_activation(ctx: ExportContext, node: Node) -> None:
     x = ctx.get(node.inputs[0], layout)
     out = node.outputs[0]
     ctx.set(out, compose(ctx, node.op, x, out, node.attrs), layout)
+
+
+@emitter("Glu")
+def glu(ctx: ExportContext, node: Node) -> None:
+    """a * Sigmoid(b), a and b the two halves of the input along the axis (two Slices)."""
+    x, out = node.inputs[0], node.outputs[0]
+    rank = ctx.rank(x)
+    keras_axis = node.attrs.get("axis", -1) % rank
+    size = ctx.shape(x)[keras_axis]
+    if not isinstance(size, int):
+        raise KerasportError(f"'{node.layer}': Glu over a free axis cannot be exported to ONNX "
+                             "(its halves need a known size)")
+    layout = ctx.preferred([x])
+    axis, xin, half = ctx.axis(keras_axis, rank, layout), ctx.get(x, layout), size // 2
+    a = ctx.add("Slice", [xin, ctx.ints([0]), ctx.ints([half]), ctx.ints([axis])], f"{out}/a")
+    b = ctx.add("Slice", [xin, ctx.ints([half]), ctx.ints([size]), ctx.ints([axis])], f"{out}/b")
+    ctx.set(out, ctx.add("Mul", [a, ctx.add("Sigmoid", [b], f"{out}/sigmoid")], out), layout)
