@@ -118,59 +118,72 @@ def _check_shapes(c: _Check, i: int, node: Node, values: dict[str, Value]) -> No
                        "sample")
 
 
-def graph_from_json(data: Any, constants: dict[str, np.ndarray], where: str) -> Graph:
-    """Check ``data`` (a bundle's graph JSON) against ``constants`` and build the Graph."""
-    c = _Check(where)
-    c.typed(data, dict, "the graph")
-    values = {}
+def _values(c: _Check, data: dict) -> dict[str, Value]:
+    values: dict[str, Value] = {}
     for raw in c.typed(data.get("values"), list, "values"):
         v = c.value(raw)
         if v.name in values:
             c.fail(f"value '{v.name}' is declared twice")
         values[v.name] = v
+    return values
+
+
+def _check_constants(c: _Check, constants: dict[str, np.ndarray], values: dict[str, Value],
+                     listed: tuple[str, ...]) -> None:
+    if sorted(listed) != sorted(constants):
+        c.fail("the constants listed do not match the arrays stored")
+    for name, arr in constants.items():
+        v = values.get(name)
+        if v is None:
+            c.fail(f"'{name}' has no value entry")
+        elif v.shape is None or tuple(arr.shape) != v.shape or str(arr.dtype) != v.dtype:
+            c.fail(f"constant '{name}' holds a {arr.dtype} array of shape {arr.shape}, "
+                   f"declared {v.dtype} {v.shape}")
+
+
+def _node(c: _Check, i: int, raw: Any, defined: set[str], values: dict[str, Value],
+          known: set[str]) -> Node:
+    """Node ``i``, checked: a known op reading only names defined before it, defining new
+    named values, with attributes its kernel takes and shapes its rule agrees with."""
+    c.typed(raw, dict, f"node {i}")
+    op = raw.get("op")
+    if op not in known:
+        c.fail(f"node {i} has an unknown op {str(op)[:50]!r}")
+    node_in = c.names(raw.get("inputs"), f"the inputs of node {i} ({op})")
+    node_out = c.names(raw.get("outputs"), f"the outputs of node {i} ({op})")
+    layer = c.typed(raw.get("layer", ""), str, f"the layer of node {i}")
+    for name in node_in:
+        if name and name not in defined:
+            c.fail(f"node {i} ({op}, layer '{layer}') reads '{name}' before it is defined (or "
+                   "it is never defined)")
+    if not node_out:
+        c.fail(f"node {i} ({op}) has no outputs")
+    for name in node_out:
+        if name in defined or name not in values or not name:
+            c.fail(f"node {i} ({op}) output '{name}' is defined twice or has no value entry")
+        defined.add(name)
+    node = Node(op, node_in, node_out, c.attrs(op, raw.get("attrs", {}), len(node_in)), layer)
+    _check_shapes(c, i, node, values)
+    return node
+
+
+def graph_from_json(data: Any, constants: dict[str, np.ndarray], where: str) -> Graph:
+    """Check ``data`` (a bundle's graph JSON) against ``constants`` and build the Graph."""
+    c = _Check(where)
+    c.typed(data, dict, "the graph")
+    values = _values(c, data)
     inputs = c.names(data.get("inputs"), "inputs")
     outputs = c.names(data.get("outputs"), "outputs")
     if not inputs or not outputs:
         c.fail("a graph needs at least one input and one output")
-    if sorted(c.names(data.get("constants", []), "constants")) != sorted(constants):
-        c.fail("the constants listed do not match the arrays stored")
-    defined = set(inputs) | set(constants)
-    for name in defined:
-        if name not in values:
-            c.fail(f"'{name}' has no value entry")
-    for name, arr in constants.items():
-        v = values[name]
-        if v.shape is None or tuple(arr.shape) != v.shape or str(arr.dtype) != v.dtype:
-            c.fail(f"constant '{name}' holds a {arr.dtype} array of shape {arr.shape}, "
-                   f"declared {v.dtype} {v.shape}")
+    _check_constants(c, constants, values, c.names(data.get("constants", []), "constants"))
     for name in inputs:
-        if values[name].shape is None or not values[name].shape:
-            c.fail(f"input '{name}' has no shape")
+        if name not in values or not values[name].shape:
+            c.fail(f"input '{name}' has no value entry or no shape")
+    defined = set(inputs) | set(constants)
     known = set(all_ops())
-    nodes = []
-    for i, raw in enumerate(c.typed(data.get("nodes"), list, "nodes")):
-        c.typed(raw, dict, f"node {i}")
-        op = raw.get("op")
-        if op not in known:
-            c.fail(f"node {i} has an unknown op {str(op)[:50]!r}")
-        node_in = c.names(raw.get("inputs"), f"the inputs of node {i} ({op})")
-        node_out = c.names(raw.get("outputs"), f"the outputs of node {i} ({op})")
-        layer = c.typed(raw.get("layer", ""), str, f"the layer of node {i}")
-        for name in node_in:
-            if name and name not in defined:
-                c.fail(f"node {i} ({op}, layer '{layer}') reads '{name}' before it is "
-                       "defined (or it is never defined)")
-        if not node_out:
-            c.fail(f"node {i} ({op}) has no outputs")
-        for name in node_out:
-            if name in defined or name not in values or not name:
-                c.fail(f"node {i} ({op}) output '{name}' is defined twice or has no value "
-                       "entry")
-            defined.add(name)
-        node = Node(op, node_in, node_out, c.attrs(op, raw.get("attrs", {}), len(node_in)),
-                    layer)
-        _check_shapes(c, i, node, values)
-        nodes.append(node)
+    nodes = [_node(c, i, raw, defined, values, known)
+             for i, raw in enumerate(c.typed(data.get("nodes"), list, "nodes"))]
     for name in outputs:
         if name not in defined:
             c.fail(f"output '{name}' is never computed")

@@ -152,7 +152,7 @@ def _probe(data: Any, where: str, file_bytes: int) -> bool:
     """Do every read the reader will do (open, scan, every attribute and dataset) in a forked
     child with a deadline first: a corrupt HDF5 file can make libhdf5 spin forever or crash
     inside one call, which no in-process check can interrupt. libhdf5 is deterministic, so
-    once the child got through, the same reads are safe here."""
+    once the child got through, the same reads are safe here. False if no probe ran."""
     if not hasattr(os, "fork") or sys.platform != "linux" or os.environ.get(
             "KERASPORT_NO_HDF5_PROBE"):
         return False
@@ -160,31 +160,52 @@ def _probe(data: Any, where: str, file_bytes: int) -> bool:
     lock = getattr(getattr(h5py, "_objects", None), "phil", None)
     with lock if lock is not None else contextlib.nullcontext():
         pid = os.fork()
-    if pid == 0:  # the child: report and leave without running the parent's exit handlers
-        status = b"ok"
-        try:
-            # the child ends itself if the parent is gone and nobody kills it (SIGALRM's
-            # default action, whatever handler the parent installed)
-            signal.signal(signal.SIGALRM, signal.SIG_DFL)
-            signal.alarm(int(probe_seconds(file_bytes)) + 2)
-            os.close(read_fd)
-            if hasattr(data, "seek"):
-                data.seek(0)
-            _open_and_check(data, where, file_bytes, read_all=True).close()
-        except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
-            status = f"{type(exc).__name__}\0{exc}".encode("utf-8", "replace")[:4000]
-        finally:
-            try:
-                os.write(write_fd, status)
-            finally:
-                os._exit(0)
+    if pid == 0:
+        _probe_child(data, where, file_bytes, read_fd, write_fd)
     os.close(write_fd)
+    status, code = _probe_result(pid, read_fd, where, file_bytes)
+    if status == b"ok":
+        return True
+    if not status:
+        raise ModelFileError(f"{where}: the HDF5 library crashed reading this file (exit "
+                             f"status {code}); the file is corrupt")
+    kind, _, message = status.decode("utf-8", "replace").partition("\0")
+    if kind in ("ModelFileError", "WeightsError"):
+        raise ModelFileError(message)
+    raise ModelFileError(f"{where}: the HDF5 data is corrupt ({kind}: {message[:300]})")
+
+
+def _probe_child(data: Any, where: str, file_bytes: int, read_fd: int, write_fd: int) -> None:
+    """The forked child: read everything, report "ok" or the error, and leave without
+    running the parent's exit handlers."""
+    status = b"ok"
+    try:
+        # the child ends itself if the parent is gone and nobody kills it (SIGALRM's default
+        # action, whatever handler the parent installed)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.alarm(int(probe_seconds(file_bytes)) + 2)
+        os.close(read_fd)
+        if hasattr(data, "seek"):
+            data.seek(0)
+        _open_and_check(data, where, file_bytes, read_all=True).close()
+    except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
+        status = f"{type(exc).__name__}\0{exc}".encode("utf-8", "replace")[:4000]
+    finally:
+        try:
+            os.write(write_fd, status)
+        finally:
+            os._exit(0)
+
+
+def _probe_result(pid: int, read_fd: int, where: str, file_bytes: int) -> tuple[bytes, int]:
+    """The child's report and exit status, waiting at most probe_seconds; the child is killed
+    on timeout or interrupt, never left running."""
     deadline = time.monotonic() + probe_seconds(file_bytes)
     chunks: list[bytes] = []
+    code = 0
     try:
         while True:
-            left = deadline - time.monotonic()
-            ready, _, _ = select.select([read_fd], [], [], max(left, 0))
+            ready, _, _ = select.select([read_fd], [], [], max(deadline - time.monotonic(), 0))
             if not ready:
                 os.kill(pid, signal.SIGKILL)
                 raise ModelFileError(
@@ -205,16 +226,7 @@ def _probe(data: Any, where: str, file_bytes: int) -> bool:
                 _, code = os.waitpid(pid, 0)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-    status = b"".join(chunks)
-    if status == b"ok":
-        return True
-    if not status:
-        raise ModelFileError(f"{where}: the HDF5 library crashed reading this file (exit "
-                             f"status {code}); the file is corrupt")
-    kind, _, message = status.decode("utf-8", "replace").partition("\0")
-    if kind in ("ModelFileError", "WeightsError"):
-        raise ModelFileError(message)
-    raise ModelFileError(f"{where}: the HDF5 data is corrupt ({kind}: {message[:300]})")
+    return b"".join(chunks), code
 
 
 def open_h5(data: Any, where: str, file_bytes: int | None = None) -> h5py.File:
