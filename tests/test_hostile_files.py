@@ -114,9 +114,7 @@ def test_virtual_dataset_refused(files, tmp_path, secret):
 
 
 def test_external_storage_inside_keras_archive(files, tmp_path, secret):
-    src = files["k3.keras"]
-    with zipfile.ZipFile(src) as zf:
-        entries = {n: zf.read(n) for n in zf.namelist()}
+    entries = _entries(files["k3.keras"])
     weights = tmp_path / "w.h5"
     weights.write_bytes(entries["model.weights.h5"])
     with h5py.File(weights, "a") as f:
@@ -127,9 +125,7 @@ def test_external_storage_inside_keras_archive(files, tmp_path, secret):
         group.create_dataset("0", shape, dtype, external=[(str(secret), 0, h5py.h5f.UNLIMITED)])
     entries["model.weights.h5"] = weights.read_bytes()
     path = tmp_path / "ext.keras"
-    with zipfile.ZipFile(path, "w") as zf:
-        for n, data in entries.items():
-            zf.writestr(n, data)
+    _write_zip(path, entries)
     with pytest.raises(ModelFileError, match="external file"):
         kerasport.load(path)
 
@@ -151,14 +147,11 @@ def test_npy_header_declaring_2_pow_40_elements(tmp_path):
     m = kerasport.load(Path(__file__).parent.parent / "examples" / "digits_cnn.keras")
     bundle = tmp_path / "m.npz"
     m.save(str(bundle))
-    with zipfile.ZipFile(bundle) as zf:
-        entries = {n: zf.read(n) for n in zf.namelist()}
+    entries = _entries(bundle)
     header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776,), }"
     header = header + b" " * (118 - len(header)) + b"\n"
     entries["c0.npy"] = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
-    with zipfile.ZipFile(bundle, "w") as zf:
-        for n, data in entries.items():
-            zf.writestr(n, data)
+    _write_zip(bundle, entries)
     with pytest.raises(ModelFileError, match="declares"):
         kerasport.load(bundle)
 

@@ -138,15 +138,12 @@ def read_npz(path: str, error: type[KerasportError] = InputError,
 
 
 class _Seekless:
-    """A zip entry stream with ``tell`` counting what was read (zip streams of deflated entries
-    seek slowly); enough for :func:`read_npy_stream`."""
+    """A zip entry stream whose ``tell`` counts what was read (a deflated entry's own tell/seek
+    re-decompresses); enough for :func:`read_npy_stream`."""
 
     def __init__(self, f: IO[bytes]):
         self.f = f
         self.pos = 0
-
-    def seekable(self) -> bool:
-        return True
 
     def tell(self) -> int:
         return self.pos

@@ -15,7 +15,7 @@ from kerasport.errors import ModelFileError
 from kerasport.io import atomic_write
 from kerasport.ir.graph import Graph
 from kerasport.ir.validate import graph_from_json
-from kerasport.quantize.weights import WEIGHT_MODES
+from kerasport.quantize.weights import SCALE_SUFFIX, WEIGHT_MODES, dequantize, quantize_constants
 
 FORMAT = "kerasport-bundle"
 # 2: recurrent nodes carry activation specs ({"op": ..., attributes}) instead of Keras
@@ -36,8 +36,6 @@ def save_bundle(graph: Graph, path: str, reference: Reference | None = None,
                 meta: dict | None = None, weights: str = "float32") -> None:
     """Write ``graph`` (and ``reference``) to ``path`` atomically; ``weights`` is the storage
     mode (float32, float16 or int8, see kerasport.quantize)."""
-    from kerasport.quantize.weights import SCALE_SUFFIX, quantize_constants
-
     stored = quantize_constants(graph, weights)
     const_names = sorted(graph.constants)
     header = {"format": FORMAT, "version": VERSION, "graph": graph.to_json(),
@@ -96,8 +94,6 @@ def _header(arrays: dict[str, np.ndarray], path: str) -> dict:
 
 
 def _constants(arrays: dict[str, np.ndarray], header: dict, path: str) -> dict:
-    from kerasport.quantize.weights import SCALE_SUFFIX, dequantize
-
     stored = {}
     order = header.get("constant_order", [])
     if not all(isinstance(n, str) for n in order) or len(set(order)) != len(order):

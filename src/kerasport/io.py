@@ -70,18 +70,8 @@ def _plain_mode(tmp: str) -> None:
 def atomic_write(path: str, write: Callable[[str], Any]) -> None:
     """Call ``write(tmp_path)``, then rename it to ``path``: a failure leaves no partial file,
     and the file ends with the permissions a plain ``open()`` would have given it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".kerasport-", suffix=os.path.splitext(path)[1] or ".tmp",
-                               dir=directory)
-    os.close(fd)
-    try:
+    with staged_output(path) as tmp:
         write(tmp)
-        _plain_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 @contextlib.contextmanager
@@ -146,21 +136,19 @@ def _read_header(f: IO[bytes], where: str, error: type[KerasportError]) -> tuple
 
 def read_npy_stream(f: IO[bytes], available: int, where: str,
                     error: type[KerasportError] = ModelFileError) -> np.ndarray:
-    """One .npy array from ``f``, whose whole stored size is ``available`` bytes: the header's
-    shape and dtype are checked against that size before anything is allocated."""
-    start = f.tell() if f.seekable() else 0
+    """One .npy array from ``f`` (which tells its position), whose whole stored size is
+    ``available`` bytes: the header's shape and dtype must account for exactly that size
+    before anything is allocated."""
+    start = f.tell()
     shape, fortran, dtype = _read_header(f, where, error)
-    header_bytes = (f.tell() - start) if f.seekable() else 0
+    stored = available - (f.tell() - start)
     count = 1
     for d in shape:
         count *= d
     nbytes = count * dtype.itemsize
-    if f.seekable() and nbytes != available - header_bytes:
+    if nbytes != stored:
         raise error(f"{where}: the header declares {shape} {dtype} ({nbytes} bytes) but "
-                    f"{available - header_bytes} bytes are stored; the file is truncated or "
-                    "corrupt")
-    if nbytes > available:
-        raise error(f"{where}: declares {nbytes} bytes of data in {available} stored bytes")
+                    f"{stored} bytes are stored; the file is truncated or corrupt")
     buf = bytearray(nbytes)
     try:
         got = f.readinto(buf) if nbytes else 0
