@@ -186,7 +186,28 @@ def _preprocessing() -> list[Case]:
     ]
 
 
+def _onnx_general() -> list[Case]:
+    """The general elementwise and indexing ops the ONNX reader emits."""
+    idx = In(np.array([[2, 0], [1, -1]], np.int64), const=True)
+    cases = [Case("Math", (x(3, 4, low=0.1, high=2.0),), {"fn": fn}, id=fn)
+             for fn in ("sqrt", "log", "neg", "abs", "reciprocal", "floor", "ceil", "erf",
+                        "sin", "cos", "sign", "round")]
+    return cases + [
+        Case("Pow", (x(3, 4, low=0.1, high=2.0), c(4))),
+        Case("Where", (x(3, 4), x(3, 4), In(RNG.uniform(size=(N, 3, 4)) > 0.5))),
+        *[Case("Compare", (x(3, 4), x(1, 4)), {"mode": m}, id=m)
+          for m in ("equal", "less", "less_equal", "greater", "greater_equal")],
+        Case("Logic", (In(RNG.uniform(size=(N, 3)) > 0.5),), {"mode": "not"}, id="not"),
+        Case("Logic", (In(RNG.uniform(size=(N, 3)) > 0.5), In(RNG.uniform(size=(N, 3)) > 0.5)),
+             {"mode": "xor"}, id="xor"),
+        Case("Slice", (x(5, 6),), {"starts": [1, -1], "ends": [4, -7], "axes": [1, 2],
+                                   "steps": [2, -2]}),
+        Case("Take", (x(3, 4), idx), {"axis": 2}),
+        Case("Tile", (x(3, 2),), {"repeats": [1, 2, 3]}),
+    ]
+
+
 def all_cases() -> list[Case]:
     """Every example, in family order."""
     return (_activations() + _arithmetic() + _spatial() + _shape_ops() + _masks()
-            + _recurrent() + _preprocessing())
+            + _recurrent() + _preprocessing() + _onnx_general())

@@ -1,0 +1,136 @@
+"""ONNX model -> IR graph: initializers become constants, nodes whose inputs are all known are
+folded, every other node goes through its family's converter; one error lists every node that
+cannot be converted."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from kerasport.errors import LayerIssue, ModelFileError, UnsupportedLayerError
+from kerasport.ir.graph import Graph
+from kerasport.onnx_reader.context import ReadContext, Unsupported, identity
+from kerasport.onnx_reader.files import ONNX_DOMAINS, onnx_module, read_model
+from kerasport.onnx_reader.fold import can_fold, fold
+from kerasport.onnx_reader.registry import get_converter
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    helper = onnx_module().helper
+    out = {}
+    for a in node.attribute:
+        if a.type in (5, 10):  # GRAPH, GRAPHS
+            raise Unsupported(f"attribute '{a.name}' holds a subgraph (control flow is not "
+                              "supported)")
+        value = helper.get_attribute_value(a)
+        out[a.name] = value.decode() if isinstance(value, bytes) else value
+    return out
+
+
+def _dims(value_info: Any, override: tuple | None) -> tuple:
+    if override is not None:
+        return tuple(None if d is None or d == -1 else int(d) for d in override)
+    dims = value_info.type.tensor_type.shape.dim
+    return tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
+                 for d in dims)
+
+
+def _declare_inputs(model: Any, ctx: ReadContext, shapes: dict[str, tuple]) -> list[str]:
+    helper = onnx_module().helper
+    inits = {t.name for t in model.graph.initializer}
+    names = []
+    for vi in model.graph.input:
+        if vi.name in inits:
+            continue
+        if not vi.type.HasField("tensor_type"):
+            raise ModelFileError(f"{ctx.path}: input '{vi.name}' is not a tensor (sequences "
+                                 "and maps are not supported)")
+        dtype = np.dtype(helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type))
+        has_shape = vi.type.tensor_type.HasField("shape")
+        shape = _dims(vi, shapes.get(vi.name)) if has_shape or vi.name in shapes else None
+        ir = ctx.b.input(vi.name, shape, str(dtype))
+        ctx.set(vi.name, ir)
+        names.append(ir)
+    return names
+
+
+def _node_name(node: Any, index: int) -> str:
+    return node.name or f"{node.op_type}_{index}"
+
+
+def _convert_node(node: Any, ctx: ReadContext) -> None:
+    if node.domain not in ONNX_DOMAINS:
+        raise Unsupported(f"custom domain '{node.domain}' (only the default ONNX domain is "
+                          "read)")
+    attrs = _attrs(node)
+    if can_fold(node, ctx) and node.input:
+        fold(node, ctx)
+        return
+    fn = get_converter(node.op_type)
+    if fn is None:
+        if can_fold(node, ctx):
+            fold(node, ctx)
+            return
+        raise Unsupported("no converter for this ONNX op")
+    fn(ctx, node, attrs)
+
+
+def _walk(model: Any, ctx: ReadContext) -> list[LayerIssue]:
+    issues = []
+    for index, node in enumerate(model.graph.node):
+        ctx.layer = _node_name(node, index)
+        try:
+            _convert_node(node, ctx)
+            missing = [o for o in node.output if o and o not in ctx.tensors]
+            if missing:
+                raise Unsupported(f"outputs {missing} are not produced by the converter")
+        except Unsupported as exc:
+            kind = node.op_type if node.domain in ONNX_DOMAINS else f"{node.domain}::" \
+                f"{node.op_type}"
+            issues.append(LayerIssue(ctx.layer, kind, str(exc)))
+            for out in node.output:
+                if out:
+                    ctx.set(out, ctx.b.poison(out))
+    return issues
+
+
+def _outputs(model: Any, ctx: ReadContext) -> list[str]:
+    outs = []
+    for vi in model.graph.output:
+        t = ctx.tensor(vi.name)
+        if t.const is not None or t.sym is not None:
+            raise UnsupportedLayerError([LayerIssue(vi.name, "output", "the output is a "
+                                                    "constant (it does not depend on the "
+                                                    "inputs)")])
+        outs.append(ctx.ir(vi.name, identity(ctx.rank(vi.name) or 0)))
+    return outs
+
+
+def read_onnx(path: str | os.PathLike, input_shapes: dict[str, tuple] | None = None,
+              ) -> tuple[Graph, dict[str, Any]]:
+    """The IR graph of an .onnx file and facts about it (opset, producer, layout transposes).
+    ``input_shapes`` fixes free input dims by input name (None or -1 keeps a dim free).
+    Inputs and outputs keep ONNX's axis order (NCHW stays NCHW)."""
+    path = os.fspath(path)
+    model, opset = read_model(path)
+    ctx = ReadContext(opset, path)
+    numpy_helper = onnx_module().numpy_helper
+    for t in model.graph.initializer:
+        ctx.set_const(t.name, numpy_helper.to_array(t))
+    inputs = _declare_inputs(model, ctx, dict(input_shapes or {}))
+    if not inputs:
+        raise ModelFileError(f"{path}: the graph has no inputs")
+    issues = _walk(model, ctx)
+    if issues:
+        raise UnsupportedLayerError(issues)
+    outputs = _outputs(model, ctx)
+    names = [vi.name for vi in model.graph.output]
+    graph = ctx.b.finish(inputs, outputs, "single" if len(inputs) == 1 else "list",
+                         "single" if len(outputs) == 1 else "list",
+                         model.graph.name or os.path.splitext(os.path.basename(path))[0],
+                         names)
+    facts = {"opset": opset, "producer": f"{model.producer_name} {model.producer_version}"
+             .strip(), "layout_transposes": ctx.transposes, "onnx_nodes": len(model.graph.node)}
+    return graph, facts
