@@ -11,6 +11,7 @@ from kerasport.ir.passes import optimize
 from kerasport.keras.files import guarded, read_keras_file, sniff
 from kerasport.keras.graph import Conversion, convert_spec
 from kerasport.model import Model
+from kerasport.onnx_reader import looks_like_onnx, read_onnx
 
 
 def _check_path(path: str | os.PathLike) -> str:
@@ -33,6 +34,8 @@ def load(path: str | os.PathLike, optimize_graph: bool = True) -> Model:
         with guarded(path):
             graph, reference, meta = load_bundle(path)
             return Model(graph, reference, meta)
+    if looks_like_onnx(path):
+        return _load_onnx(path, optimize_graph)
     start = time.perf_counter()
     kf = read_keras_file(path)
     try:
@@ -44,6 +47,16 @@ def load(path: str | os.PathLike, optimize_graph: bool = True) -> Model:
         kf.close()
     meta = {"source": os.path.basename(path), "source_format": kf.format,
             "keras_version": kf.keras_version,
+            "convert_seconds": round(time.perf_counter() - start, 4)}
+    return Model(graph, None, meta)
+
+
+def _load_onnx(path: str, optimize_graph: bool) -> Model:
+    start = time.perf_counter()
+    with guarded(path):
+        graph, facts = read_onnx(path)
+        graph = optimize(graph) if optimize_graph else graph
+    meta = {"source": os.path.basename(path), "source_format": "onnx", **facts,
             "convert_seconds": round(time.perf_counter() - start, 4)}
     return Model(graph, None, meta)
 

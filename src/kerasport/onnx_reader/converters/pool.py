@@ -90,3 +90,47 @@ def global_pool(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     y = ctx.op("Reduce", [ctx.ir(x, perm)], out(node),
                {"mode": mode, "axes": list(range(1, rank - 1)), "keepdims": True})
     ctx.set(out(node), y, perm)
+
+
+def _reduce_axes(ctx: ReadContext, node: Any, attrs: dict[str, Any], rank: int) -> list[int]:
+    if "axes" in attrs:
+        return sorted(int(a) % rank for a in attrs["axes"])
+    name = node.input[1] if len(node.input) > 1 and node.input[1] else ""
+    if name:
+        return sorted(int(a) % rank for a in np.asarray(ctx.const(name, "axes")).reshape(-1))
+    return [] if attrs.get("noop_with_empty_axes", 0) else list(range(rank))
+
+
+@converter("ReduceMean", "ReduceMax", "ReduceSum", "ReduceMin")
+def reduce(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
+    """Reduce{Mean,Max,Sum,Min} -> IR Reduce (sum as a mean times the count, min as -max(-x)),
+    in the order the input is held in."""
+    x = node.input[0]
+    rank = ctx.rank(x)
+    if rank is None:
+        raise Unsupported("the input's rank is unknown")
+    axes = _reduce_axes(ctx, node, attrs, rank)
+    if not axes:
+        ctx.tensors[out(node)] = ctx.tensor(x)
+        return
+    keep = bool(attrs.get("keepdims", 1))
+    perm = ctx.perm(x)
+    ir_axes = sorted(perm.index(a) for a in axes)
+    value = ctx.ir(x, perm)
+    mode = "max" if node.op_type in ("ReduceMax", "ReduceMin") else "mean"
+    final = out(node) if node.op_type in ("ReduceMean", "ReduceMax") else f"{out(node)}/r"
+    if node.op_type == "ReduceMin":
+        value = ctx.op("Math", [value], f"{out(node)}/neg", {"fn": "neg"})
+    y = ctx.op("Reduce", [value], final, {"mode": mode, "axes": ir_axes, "keepdims": keep})
+    if node.op_type == "ReduceMin":
+        y = ctx.op("Math", [y], out(node), {"fn": "neg"})
+    elif node.op_type == "ReduceSum":
+        dims = ctx.shape(x)
+        if any(dims[a] is None for a in axes):
+            raise Unsupported("ReduceSum over a free dim")
+        count = math.prod(dims[a] for a in axes)
+        c = ctx.ir_const(f"{ctx.layer}/count", np.asarray(count, ctx.dtype(x)))
+        y = ctx.op("Mul", [y, c], out(node))
+    new_perm = perm if keep else tuple(
+        p - sum(1 for a in axes if a < p) for p in perm if p not in axes)
+    ctx.set(out(node), y, new_perm)
