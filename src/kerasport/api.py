@@ -26,16 +26,18 @@ def _check_path(path: str | os.PathLike) -> str:
     return path
 
 
-def load(path: str | os.PathLike, optimize_graph: bool = True) -> Model:
-    """Load a .keras or .h5 model (Keras 2 or 3) or a kerasport bundle, without TensorFlow.
-    ``optimize_graph=False`` keeps one IR node per Keras op (no folding), for debugging."""
+def load(path: str | os.PathLike, optimize_graph: bool = True,
+         input_shapes: dict[str, tuple] | None = None) -> Model:
+    """Load a .keras or .h5 model (Keras 2 or 3), an .onnx model or a kerasport bundle,
+    without TensorFlow. ``optimize_graph=False`` keeps one IR node per Keras op (no folding),
+    for debugging. ``input_shapes`` fixes free dims of an ONNX model's inputs by name."""
     path = _check_path(path)
     if sniff(path) == "zip" and is_bundle(path):
         with guarded(path):
             graph, reference, meta = load_bundle(path)
             return Model(graph, reference, meta)
     if looks_like_onnx(path):
-        return _load_onnx(path, optimize_graph)
+        return _load_onnx(path, optimize_graph, input_shapes)
     start = time.perf_counter()
     kf = read_keras_file(path)
     try:
@@ -51,10 +53,10 @@ def load(path: str | os.PathLike, optimize_graph: bool = True) -> Model:
     return Model(graph, None, meta)
 
 
-def _load_onnx(path: str, optimize_graph: bool) -> Model:
+def _load_onnx(path: str, optimize_graph: bool, input_shapes: dict | None) -> Model:
     start = time.perf_counter()
     with guarded(path):
-        graph, facts = read_onnx(path)
+        graph, facts = read_onnx(path, input_shapes)
         graph = optimize(graph) if optimize_graph else graph
     meta = {"source": os.path.basename(path), "source_format": "onnx", **facts,
             "convert_seconds": round(time.perf_counter() - start, 4)}

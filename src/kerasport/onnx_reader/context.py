@@ -115,6 +115,19 @@ class ReadContext:
             out[p] = ir[j]
         return tuple(out)
 
+    def sym_shape(self, name: str) -> tuple | None:
+        """The ONNX shape with free dims named: BATCH for the IR value's free axis 0, UNKNOWN
+        for the others."""
+        dims = self.shape(name)
+        if dims is None:
+            return None
+        t = self.tensor(name)
+        batch_axis = -1
+        if t.const is None and t.sym is None:
+            batch_axis = (t.perm or identity(len(dims)))[0] if dims else -1
+        return tuple(d if d is not None else BATCH if i == batch_axis else UNKNOWN
+                     for i, d in enumerate(dims))
+
     def dtype(self, name: str) -> str:
         """The numpy dtype name."""
         t = self.tensor(name)

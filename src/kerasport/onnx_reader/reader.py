@@ -65,22 +65,25 @@ def _convert_node(node: Any, ctx: ReadContext) -> None:
         raise Unsupported(f"custom domain '{node.domain}' (only the default ONNX domain is "
                           "read)")
     attrs = _attrs(node)
-    if can_fold(node, ctx) and node.input:
+    if can_fold(node, ctx):
         fold(node, ctx)
         return
     fn = get_converter(node.op_type)
     if fn is None:
-        if can_fold(node, ctx):
-            fold(node, ctx)
-            return
         raise Unsupported("no converter for this ONNX op")
     fn(ctx, node, attrs)
 
 
 def _walk(model: Any, ctx: ReadContext) -> list[LayerIssue]:
+    """Convert every node; returns the issues (a node fed by a failed one is skipped, so that
+    only the root causes are listed)."""
     issues = []
+    failed: set[str] = set()
     for index, node in enumerate(model.graph.node):
         ctx.layer = _node_name(node, index)
+        if any(n in failed for n in node.input):
+            failed.update(o for o in node.output if o)
+            continue
         try:
             _convert_node(node, ctx)
             missing = [o for o in node.output if o and o not in ctx.tensors]
@@ -90,9 +93,7 @@ def _walk(model: Any, ctx: ReadContext) -> list[LayerIssue]:
             kind = node.op_type if node.domain in ONNX_DOMAINS else f"{node.domain}::" \
                 f"{node.op_type}"
             issues.append(LayerIssue(ctx.layer, kind, str(exc)))
-            for out in node.output:
-                if out:
-                    ctx.set(out, ctx.b.poison(out))
+            failed.update(o for o in node.output if o)
     return issues
 
 

@@ -18,21 +18,17 @@ from kerasport.onnx_reader.context import (
     identity,
     inverse,
 )
+from kerasport.onnx_reader.files import onnx_module
 from kerasport.onnx_reader.helpers import aligned, optional, out
 from kerasport.onnx_reader.registry import converter
-
-
-def _sym_dim(d: Any, axis: int) -> Any:
-    return d if isinstance(d, int) else (BATCH if axis == 0 else UNKNOWN)
 
 
 @converter("Shape")
 def shape(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     """The input's shape as a (possibly symbolic) vector."""
-    dims = ctx.shape(node.input[0])
-    if dims is None:
+    elems = ctx.sym_shape(node.input[0])
+    if elems is None:
         raise Unsupported("the input's rank is unknown")
-    elems = tuple(_sym_dim(d, i) for i, d in enumerate(dims))
     start, end = attrs.get("start", 0), attrs.get("end")
     ctx.set_sym(out(node), elems[start:end])
 
@@ -47,39 +43,50 @@ def size(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
 
 
 def _target(ctx: ReadContext, x: str, target: tuple, allowzero: bool) -> list[Any]:
-    dims = ctx.shape(x) or ()
-    result = []
-    for i, t in enumerate(target):
-        if t == 0 and not allowzero:
-            t = _sym_dim(dims[i], i) if i < len(dims) else 0
-        result.append(t)
-    return result
+    dims = ctx.sym_shape(x) or ()
+    return [dims[i] if t == 0 and not allowzero and i < len(dims) else t
+            for i, t in enumerate(target)]
 
 
-def reshape_to(ctx: ReadContext, x: str, target: list[Any], name: str) -> str:
-    """IR value of ``x`` (ONNX order) reshaped to ``target`` (ints, -1, BATCH, UNKNOWN)."""
-    dims = ctx.shape(x)
+def _known_prod(dims: Any) -> int | None:
+    return math.prod(dims) if all(isinstance(d, int) for d in dims) else None
+
+
+def reshape_to(ctx: ReadContext, x: str, target: list[Any], name: str,
+               ) -> tuple[str, tuple[int, ...]]:
+    """IR value (and its order) of ``x`` reshaped to ``target`` (ints, -1, BATCH, UNKNOWN).
+    A free batch must stay one axis, with the same number of elements before it."""
+    dims = ctx.sym_shape(x)
     if dims is None:
         raise Unsupported("reshape of a tensor of unknown rank")
-    rest = [-1 if d == UNKNOWN else d for d in target[1:]]
-    free = sum(1 for d in rest if d == -1)
-    if free > 1 or BATCH in rest:
-        raise Unsupported(f"cannot resolve the target shape {tuple(target)} (free dims other "
-                          "than the batch): give the input shapes")
-    first = target[0]
-    keeps_first = first == BATCH or (isinstance(first, int) and first == dims[0] and first
-                                     > 0) or (first == UNKNOWN and dims[0] is None)
+    target = [-1 if d == UNKNOWN else d for d in target]
+    if target.count(-1) > 1 or target.count(BATCH) > 1 or UNKNOWN in dims and -1 in target:
+        raise Unsupported(f"cannot resolve the target shape {tuple(target)} of a tensor of "
+                          f"shape {dims}: give the input shapes")
+    if BATCH in dims or BATCH in target:
+        if BATCH not in dims or BATCH not in target:
+            raise Unsupported(f"a reshape from {dims} to {tuple(target)} merges the free "
+                              "batch with other axes: give the input shapes (a fixed batch)")
+        j, k = dims.index(BATCH), target.index(BATCH)
+        before = _known_prod(dims[:j])
+        if before is None or before != _known_prod(target[:k]):
+            raise Unsupported(f"a reshape from {dims} to {tuple(target)} moves data across "
+                              "the free batch axis: give the input shapes (a fixed batch)")
+        q = (j, *[a for a in range(len(dims)) if a != j])
+        rest = [d for i, d in enumerate(target) if i != k]
+        y = ctx.op("Reshape", [ctx.ir(x, q)], name, {"shape": rest})
+        return y, (k, *[a for a in range(len(target)) if a != k])
+    if UNKNOWN in dims:
+        raise Unsupported(f"reshape of a tensor of shape {dims} with free dims: give the "
+                          "input shapes")
     value = ctx.ir(x)
-    if keeps_first:
-        return ctx.op("Reshape", [value], name, {"shape": rest})
-    if None in dims or (first == -1 and free) or not isinstance(first, int):
-        raise Unsupported(f"a reshape to {tuple(target)} that changes the first axis of a "
-                          f"tensor of shape {dims} with free dims")
+    if dims and target and target[0] == dims[0]:
+        return ctx.op("Reshape", [value], name, {"shape": target[1:]}), identity(len(target))
     # across the first axis: add a leading 1, reshape behind it, then drop it
     lead = ctx.op("ExpandDims", [value], f"{name}/lead", {"axis": 0})
-    full = ctx.op("Reshape", [lead], f"{name}/full", {"shape": [first, *rest]})
+    full = ctx.op("Reshape", [lead], f"{name}/full", {"shape": target})
     zero = ctx.ir_const(f"{name}/zero", np.asarray(0, np.int64))
-    return ctx.op("Take", [full, zero], name, {"axis": 0})
+    return ctx.op("Take", [full, zero], name, {"axis": 0}), identity(len(target))
 
 
 @converter("Reshape")
@@ -90,7 +97,7 @@ def reshape(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
                      bool(attrs.get("allowzero", 0)))
     if ctx.tensor(x).sym is not None:
         raise Unsupported("reshape of a shape vector")
-    ctx.set(out(node), reshape_to(ctx, x, target, out(node)))
+    ctx.set(out(node), *reshape_to(ctx, x, target, out(node)))
 
 
 @converter("Flatten")
@@ -104,9 +111,9 @@ def flatten(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     if axis == 1 and len(dims) >= 2:
         ctx.set(out(node), ctx.op("Flatten", [ctx.ir(x)], out(node)))
         return
-    lead = dims[:axis]
-    first = math.prod(lead) if None not in lead else (BATCH if lead == (None,) else UNKNOWN)
-    ctx.set(out(node), reshape_to(ctx, x, [first, -1], out(node)))
+    lead = ctx.sym_shape(x)[:axis]
+    first = _known_prod(lead) or (lead[0] if len(lead) == 1 else UNKNOWN)
+    ctx.set(out(node), *reshape_to(ctx, x, [first, -1], out(node)))
 
 
 @converter("Transpose")
@@ -353,7 +360,21 @@ def pad(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     ctx.set(out(node), y, perm)
 
 
-@converter("Constant", "ConstantOfShape", "Range")
+@converter("ConstantOfShape")
+def constant_of_shape(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
+    """A fill of a shape with a free batch element: a constant with 1 there, which
+    broadcasts to the batch (PyTorch's zero initial states of recurrent layers)."""
+    dims = ctx.shape_vector(node.input[0], "the shape")
+    if UNKNOWN in dims:
+        raise Unsupported("ConstantOfShape of a shape with free dims other than the batch")
+    value = attrs.get("value")
+    fill = np.zeros(1, np.float32) if value is None else np.asarray(
+        onnx_module().numpy_helper.to_array(value)).reshape(-1)
+    ctx.set_const(out(node), np.full([1 if d == BATCH else d for d in dims], fill[0],
+                                     fill.dtype))
+
+
+@converter("Constant", "Range")
 def constant_makers(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     """Folded at import when their inputs are known; shapes with free dims are refused."""
     raise Unsupported(f"{node.op_type} of a shape that is only known at run time (give the "
