@@ -12,7 +12,7 @@ import numpy as np
 from kerasport.errors import LayerIssue, ModelFileError, UnsupportedLayerError
 from kerasport.ir.graph import Graph
 from kerasport.onnx_reader.context import ReadContext, Unsupported, identity
-from kerasport.onnx_reader.files import ONNX_DOMAINS, onnx_module, read_model
+from kerasport.onnx_reader.files import DTYPES, ONNX_DOMAINS, onnx_module, read_model
 from kerasport.onnx_reader.fold import can_fold, fold
 from kerasport.onnx_reader.registry import get_converter
 
@@ -48,6 +48,9 @@ def _declare_inputs(model: Any, ctx: ReadContext, shapes: dict[str, tuple]) -> l
             raise ModelFileError(f"{ctx.path}: input '{vi.name}' is not a tensor (sequences "
                                  "and maps are not supported)")
         dtype = np.dtype(helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type))
+        if str(dtype) not in DTYPES:
+            raise UnsupportedLayerError([LayerIssue(vi.name, "input", f"dtype {dtype} is not "
+                                                    "supported (bool, ints and floats are)")])
         has_shape = vi.type.tensor_type.HasField("shape")
         shape = _dims(vi, shapes.get(vi.name)) if has_shape or vi.name in shapes else None
         ir = ctx.b.input(vi.name, shape, str(dtype))

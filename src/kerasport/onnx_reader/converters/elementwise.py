@@ -10,7 +10,7 @@ import numpy as np
 
 from kerasport.onnx_reader.context import BATCH, UNKNOWN, ReadContext, Unsupported
 from kerasport.onnx_reader.converters.activations import unary
-from kerasport.onnx_reader.files import onnx_module
+from kerasport.onnx_reader.files import DTYPES, onnx_module
 from kerasport.onnx_reader.helpers import aligned, inputs, out
 from kerasport.onnx_reader.registry import converter
 
@@ -35,9 +35,11 @@ def broadcasting(ctx: ReadContext, node: Any, op: str, names: list[str],
 
 def _sym_arith(ctx: ReadContext, node: Any) -> bool:
     """Shape arithmetic on shape vectors: known elements computed, free ones stay free."""
+    if node.op_type not in _SYM_OPS or len(node.input) != 2:
+        return False
     a, b = node.input[0], node.input[1]
     ta, tb = ctx.tensor(a), ctx.tensor(b)
-    if node.op_type not in _SYM_OPS or (ta.sym is None and tb.sym is None):
+    if ta.sym is None and tb.sym is None:
         return False
     if not all(t.sym is not None or t.const is not None for t in (ta, tb)):
         raise Unsupported("shape arithmetic mixed with data")
@@ -120,7 +122,7 @@ def cast(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     if t.sym is not None and dtype.kind in "iu":
         ctx.tensors[out(node)] = t
         return
-    if dtype.kind not in "fiub":
+    if str(dtype) not in DTYPES:
         raise Unsupported(f"cast to {dtype} (strings are not supported)")
     unary(ctx, node, "Cast", {"dtype": str(dtype)})
 
@@ -130,4 +132,7 @@ def identity_op(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     """Identity, and Dropout at inference: the input itself."""
     if len(node.output) > 1 and node.output[1]:
         raise Unsupported("Dropout's mask output is not supported")
+    training = node.input[2] if len(node.input) > 2 else ""
+    if training and (not ctx.is_const(training) or bool(np.asarray(ctx.const(training)))):
+        raise Unsupported("Dropout in training mode (random) is not supported")
     ctx.tensors[out(node)] = ctx.tensor(node.input[0])

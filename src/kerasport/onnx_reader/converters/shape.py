@@ -107,7 +107,8 @@ def flatten(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     dims = ctx.shape(x)
     if dims is None:
         raise Unsupported("the input's rank is unknown")
-    axis = int(attrs.get("axis", 1)) % (len(dims) + 1) if dims else 0
+    axis = int(attrs.get("axis", 1))
+    axis = axis + len(dims) if axis < 0 else axis
     if axis == 1 and len(dims) >= 2:
         ctx.set(out(node), ctx.op("Flatten", [ctx.ir(x)], out(node)))
         return
