@@ -17,9 +17,10 @@ MIN_OPSET = 11
 # protobuf's own hard limit for one message
 MAX_FILE_BYTES = 2**31 - 1
 ONNX_DOMAINS = ("", "ai.onnx")
-# tensor dtypes the reader accepts (no strings, bfloat16, float8, int4 ...)
+# tensor dtypes the reader accepts (no strings, bfloat16, float8, int4 ...; float16 models
+# would run with float32 weights and arithmetic, so they are refused rather than changed)
 DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-          "float16", "float32", "float64")
+          "float32", "float64")
 
 
 def onnx_module() -> Any:

@@ -96,8 +96,10 @@ def _reduce_axes(ctx: ReadContext, node: Any, attrs: dict[str, Any], rank: int) 
     if "axes" in attrs:
         return sorted(int(a) % rank for a in attrs["axes"])
     name = node.input[1] if len(node.input) > 1 and node.input[1] else ""
-    if name:
-        return sorted(int(a) % rank for a in np.asarray(ctx.const(name, "axes")).reshape(-1))
+    axes = [] if not name else [int(a) % rank for a in np.asarray(
+        ctx.const(name, "axes")).reshape(-1)]
+    if axes:
+        return sorted(axes)
     return [] if attrs.get("noop_with_empty_axes", 0) else list(range(rank))
 
 
@@ -114,6 +116,13 @@ def reduce(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
         ctx.tensors[out(node)] = ctx.tensor(x)
         return
     keep = bool(attrs.get("keepdims", 1))
+    dims = ctx.shape(x)
+    if any(dims[a] == 0 for a in axes):
+        raise Unsupported("reduction over an empty axis")
+    kind = np.dtype(ctx.dtype(x)).kind
+    if node.op_type == "ReduceMin" and kind not in "fi" or kind == "b" and node.op_type in (
+            "ReduceSum", "ReduceMean"):
+        raise Unsupported(f"{node.op_type} of {ctx.dtype(x)} values")
     perm = ctx.perm(x)
     ir_axes = sorted(perm.index(a) for a in axes)
     value = ctx.ir(x, perm)
@@ -125,7 +134,6 @@ def reduce(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     if node.op_type == "ReduceMin":
         y = ctx.op("Math", [y], out(node), {"fn": "neg"})
     elif node.op_type == "ReduceSum":
-        dims = ctx.shape(x)
         if any(dims[a] is None for a in axes):
             raise Unsupported("ReduceSum over a free dim")
         count = math.prod(dims[a] for a in axes)

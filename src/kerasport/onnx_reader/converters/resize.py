@@ -26,8 +26,12 @@ def _out_sizes(ctx: ReadContext, node: Any, dims: tuple) -> list[int]:
     scales = np.asarray(ctx.const(scales_name, "scales"), np.float64).reshape(-1)
     if None in dims[2:]:
         raise Unsupported("resizing a free spatial dim")
-    return [d if i < 2 and s == 1 else int(np.floor(d * s)) for i, (d, s) in
-            enumerate(zip(dims, scales))]
+    sizes = [d if i < 2 and s == 1 else int(np.floor(d * s)) for i, (d, s) in
+             enumerate(zip(dims, scales))]
+    if any(abs(o / d - s) > 1e-6 for o, d, s in zip(sizes[2:], dims[2:], scales[2:])):
+        # ONNX maps coordinates with the scale given, kerasport with out/in
+        raise Unsupported(f"scales {list(scales)} that are not output/input size ratios")
+    return sizes
 
 
 @converter("Resize")
