@@ -123,7 +123,7 @@ def cast(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
         ctx.tensors[out(node)] = t
         return
     if str(dtype) not in DTYPES:
-        raise Unsupported(f"cast to {dtype} (strings are not supported)")
+        raise Unsupported(f"cast to {dtype} (bool, ints, float32 and float64 are supported)")
     unary(ctx, node, "Cast", {"dtype": str(dtype)})
 
 
