@@ -66,9 +66,8 @@ def _read_tensors(folder: str, prefix: str) -> list[np.ndarray]:
 def iter_cases() -> Iterator[BackendCase]:
     """Every node case (collect_testcases) and every model of the data folders."""
     import onnx
-    from onnx.backend.test.case.node import collect_testcases
-
     from onnx import numpy_helper
+    from onnx.backend.test.case.node import collect_testcases
 
     def arrays(items: Any) -> list[np.ndarray] | None:
         if any(isinstance(a, (list, tuple, dict)) for a in items):

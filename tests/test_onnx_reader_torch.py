@@ -14,9 +14,10 @@ pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 pytest.importorskip("onnx")
 
-import kerasport  # noqa: E402
 from onnx_torch_models import export  # noqa: E402
 from standalone import run_standalone  # noqa: E402
+
+import kerasport  # noqa: E402
 
 TOL = 1e-4  # max |kerasport - torch| / max |torch|
 FAST = ["mobilenet_v3_small", "transformer", "lstm", "gru", "rnn"]

@@ -9,9 +9,9 @@ from kerasport.bundle import is_bundle, load_bundle
 from kerasport.errors import ModelFileError
 from kerasport.ir.passes import optimize
 from kerasport.keras.files import guarded, read_keras_file, sniff
-from kerasport.keras.graph import Conversion, convert_spec
+from kerasport.keras.graph import Conversion, LayerRow, convert_spec
 from kerasport.model import Model
-from kerasport.onnx_reader import looks_like_onnx, read_onnx
+from kerasport.onnx_reader import inspect_onnx, looks_like_onnx, read_onnx
 
 
 def _check_path(path: str | os.PathLike) -> str:
@@ -69,6 +69,10 @@ def inspect_file(path: str | os.PathLike) -> Conversion:
     if sniff(path) == "zip" and is_bundle(path):
         raise ModelFileError(f"{path}: a kerasport bundle; `inspect` lists the layers of "
                              ".keras and .h5 model files (check a bundle with `verify`)")
+    if looks_like_onnx(path):
+        with guarded(path):
+            rows, issues = inspect_onnx(path)
+        return Conversion(None, [LayerRow(*row) for row in rows], issues)
     kf = read_keras_file(path)
     try:
         with guarded(path):

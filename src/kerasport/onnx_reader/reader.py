@@ -77,15 +77,27 @@ def _convert_node(node: Any, ctx: ReadContext) -> None:
     fn(ctx, node, attrs)
 
 
-def _walk(model: Any, ctx: ReadContext) -> list[LayerIssue]:
+def _row(node: Any, ctx: ReadContext, inits: dict[str, int], ok: bool) -> tuple:
+    shape = None
+    if ok and node.output and node.output[0] in ctx.tensors:
+        shape = ctx.sym_shape(node.output[0])
+    params = sum(inits.get(n, 0) for n in node.input)
+    return (ctx.layer, node.op_type, shape, params, ok)
+
+
+def _walk(model: Any, ctx: ReadContext, rows: list | None = None) -> list[LayerIssue]:
     """Convert every node; returns the issues (a node fed by a failed one is skipped, so that
-    only the root causes are listed)."""
+    only the root causes are listed). ``rows`` collects (name, op type, shape, parameters,
+    converted?) per node."""
     issues = []
     failed: set[str] = set()
+    inits = {t.name: int(np.prod(t.dims)) for t in model.graph.initializer}
     for index, node in enumerate(model.graph.node):
         ctx.layer = _node_name(node, index)
         if any(n in failed for n in node.input):
             failed.update(o for o in node.output if o)
+            if rows is not None:
+                rows.append(_row(node, ctx, inits, False))
             continue
         try:
             _convert_node(node, ctx)
@@ -97,6 +109,8 @@ def _walk(model: Any, ctx: ReadContext) -> list[LayerIssue]:
                 f"{node.op_type}"
             issues.append(LayerIssue(ctx.layer, kind, str(exc)))
             failed.update(o for o in node.output if o)
+        if rows is not None:
+            rows.append(_row(node, ctx, inits, not failed.intersection(node.output)))
     return issues
 
 
@@ -138,3 +152,18 @@ def read_onnx(path: str | os.PathLike, input_shapes: dict[str, tuple] | None = N
     facts = {"opset": opset, "producer": f"{model.producer_name} {model.producer_version}"
              .strip(), "layout_transposes": ctx.transposes, "onnx_nodes": len(model.graph.node)}
     return graph, facts
+
+
+def inspect_onnx(path: str | os.PathLike) -> tuple[list[tuple], list[LayerIssue]]:
+    """Rows (node name, op type, output shape, parameters, converted?) and the issues of every
+    node of an .onnx file, without raising on unsupported nodes."""
+    path = os.fspath(path)
+    model, opset = read_model(path)
+    ctx = ReadContext(opset, path)
+    numpy_helper = onnx_module().numpy_helper
+    for t in model.graph.initializer:
+        ctx.set_const(t.name, numpy_helper.to_array(t))
+    _declare_inputs(model, ctx, {})
+    rows: list[tuple] = []
+    issues = _walk(model, ctx, rows)
+    return rows, issues

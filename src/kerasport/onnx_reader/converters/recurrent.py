@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from kerasport.onnx_reader.context import ReadContext, Unsupported
-from kerasport.onnx_reader.helpers import optional, out
+from kerasport.onnx_reader.helpers import optional
 from kerasport.onnx_reader.registry import converter
 
 _ACTS = {"Tanh": {"op": "Tanh"}, "Sigmoid": {"op": "Sigmoid"}, "Relu": {"op": "Relu"}}
