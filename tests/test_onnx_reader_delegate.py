@@ -105,3 +105,21 @@ def test_tensorflow_saved_model_and_frozen_graph(tmp_path):
     model = delegate.from_tensorflow(tmp_path / "frozen.pb", input_shape=(3, 4),
                                      input_nodes=ins, output_nodes=outs)
     assert model.meta["error_vs_source"] < TOL
+
+
+@pytest.mark.slow
+def test_command_line_writes_a_verifiable_bundle(tmp_path, capsys):
+    pytest.importorskip("torch")
+    import kerasport
+    from kerasport.delegate.__main__ import main
+
+    script = tmp_path / "net.py"
+    script.write_text(NET)
+    out = tmp_path / "net.npz"
+    assert main([str(script), "--network-name", "Net", "--input-shape", "2,3,8,8",
+                 "-o", str(out)]) == 0
+    assert "max relative error" in capsys.readouterr().out
+    assert kerasport.load(out).verify() < TOL  # the reference is torch's own output
+    assert main([str(script), "--network-name", "Broken", "--input-shape", "1,3,8,8",
+                 "-o", str(tmp_path / "no.npz")]) == 2
+    assert not (tmp_path / "no.npz").exists()
