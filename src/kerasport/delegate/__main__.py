@@ -21,6 +21,10 @@ from kerasport.delegate import from_tensorflow, from_torch
 from kerasport.errors import KerasportError
 
 
+def _names(text: str | None) -> list[str] | None:
+    return text.split(",") if text else None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse, delegate, save the bundle, report; exit 2 with one error line on failure."""
     p = argparse.ArgumentParser(prog="python -m kerasport.delegate",
@@ -46,9 +50,8 @@ def main(argv: list[str] | None = None) -> int:
             model = from_torch(args.source, shape, network_name=args.network_name,
                                weights=args.weights)
         else:
-            split = (lambda s: s.split(",") if s else None)
-            model = from_tensorflow(args.source, shape, split(args.input_nodes),
-                                    split(args.output_nodes))
+            model = from_tensorflow(args.source, shape, _names(args.input_nodes),
+                                    _names(args.output_nodes))
         model.save(out)
     except KerasportError as exc:
         print(f"error: {exc}", file=sys.stderr)
