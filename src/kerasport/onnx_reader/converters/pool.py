@@ -103,10 +103,39 @@ def _reduce_axes(ctx: ReadContext, node: Any, attrs: dict[str, Any], rank: int) 
     return [] if attrs.get("noop_with_empty_axes", 0) else list(range(rank))
 
 
-@converter("ReduceMean", "ReduceMax", "ReduceSum", "ReduceMin")
+# op -> (step before, reduction, step after): steps are IR Math functions, "square" or "exp"
+_REDUCE = {"ReduceMean": (None, "mean", None), "ReduceMax": (None, "max", None),
+           "ReduceMin": ("neg", "max", "neg"), "ReduceSum": (None, "sum", None),
+           "ReduceL1": ("abs", "sum", None), "ReduceL2": ("square", "sum", "sqrt"),
+           "ReduceSumSquare": ("square", "sum", None), "ReduceLogSum": (None, "sum", "log"),
+           "ReduceLogSumExp": ("exp", "sum", "log")}
+
+
+def _step(ctx: ReadContext, fn: str, value: str, name: str) -> str:
+    if fn == "square":
+        return ctx.op("Mul", [value, value], name)
+    if fn == "exp":
+        return ctx.op("Exp", [value], name)
+    return ctx.op("Math", [value], name, {"fn": fn})
+
+
+def _check_reduce(ctx: ReadContext, node: Any, x: str, axes: list[int]) -> None:
+    dims = ctx.shape(x)
+    if any(dims[a] == 0 for a in axes):
+        raise Unsupported("reduction over an empty axis")
+    kind = np.dtype(ctx.dtype(x)).kind
+    base = _REDUCE[node.op_type][1]
+    if (base != "max" and kind != "f") or (node.op_type == "ReduceMin" and kind not in "fi"):
+        raise Unsupported(f"{node.op_type} of {ctx.dtype(x)} values")
+    if base == "sum" and any(dims[a] is None for a in axes):
+        raise Unsupported(f"{node.op_type} over a free dim")
+
+
+@converter(*_REDUCE)
 def reduce(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
-    """Reduce{Mean,Max,Sum,Min} -> IR Reduce (sum as a mean times the count, min as -max(-x)),
-    in the order the input is held in."""
+    """Reduce* -> IR Reduce (mean or max) in the order the input is held in, with elementwise
+    steps around it: a sum is a mean times the count, min is -max(-x), L2 sqrt(sum(x*x)),
+    LogSumExp log(sum(exp(x)))."""
     x = node.input[0]
     rank = ctx.rank(x)
     if rank is None:
@@ -115,30 +144,24 @@ def reduce(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     if not axes:
         ctx.tensors[out(node)] = ctx.tensor(x)
         return
+    _check_reduce(ctx, node, x, axes)
     keep = bool(attrs.get("keepdims", 1))
-    dims = ctx.shape(x)
-    if any(dims[a] == 0 for a in axes):
-        raise Unsupported("reduction over an empty axis")
-    kind = np.dtype(ctx.dtype(x)).kind
-    if node.op_type == "ReduceMin" and kind not in "fi" or kind == "b" and node.op_type in (
-            "ReduceSum", "ReduceMean"):
-        raise Unsupported(f"{node.op_type} of {ctx.dtype(x)} values")
+    pre, base, post = _REDUCE[node.op_type]
     perm = ctx.perm(x)
-    ir_axes = sorted(perm.index(a) for a in axes)
     value = ctx.ir(x, perm)
-    mode = "max" if node.op_type in ("ReduceMax", "ReduceMin") else "mean"
-    final = out(node) if node.op_type in ("ReduceMean", "ReduceMax") else f"{out(node)}/r"
-    if node.op_type == "ReduceMin":
-        value = ctx.op("Math", [value], f"{out(node)}/neg", {"fn": "neg"})
-    y = ctx.op("Reduce", [value], final, {"mode": mode, "axes": ir_axes, "keepdims": keep})
-    if node.op_type == "ReduceMin":
-        y = ctx.op("Math", [y], out(node), {"fn": "neg"})
-    elif node.op_type == "ReduceSum":
-        if any(dims[a] is None for a in axes):
-            raise Unsupported("ReduceSum over a free dim")
-        count = math.prod(dims[a] for a in axes)
-        c = ctx.ir_const(f"{ctx.layer}/count", np.asarray(count, ctx.dtype(x)))
-        y = ctx.op("Mul", [y, c], out(node))
+    if pre:
+        value = _step(ctx, pre, value, f"{out(node)}/{pre}")
+    last = post is None and base != "sum"
+    y = ctx.op("Reduce", [value], out(node) if last else f"{out(node)}/reduce",
+               {"mode": "mean" if base == "sum" else base,
+                "axes": sorted(perm.index(a) for a in axes), "keepdims": keep})
+    if base == "sum":
+        dims = ctx.shape(x)
+        count = ctx.ir_const(f"{ctx.layer}/count",
+                             np.asarray(math.prod(dims[a] for a in axes), ctx.dtype(x)))
+        y = ctx.op("Mul", [y, count], out(node) if post is None else f"{out(node)}/sum")
+    if post:
+        y = _step(ctx, post, y, out(node))
     new_perm = perm if keep else tuple(
         p - sum(1 for a in axes if a < p) for p in perm if p not in axes)
     ctx.set(out(node), y, new_perm)
