@@ -45,7 +45,14 @@ def build(name: str, batch: int = 2):
     import torchvision
 
     torch.manual_seed(0)
-    if name in ("resnet18", "mobilenet_v3_small"):
+    if name == "vit":
+        from torchvision.models.vision_transformer import VisionTransformer
+
+        model = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2,
+                                  hidden_dim=32, mlp_dim=64, num_classes=10)
+        torch.nn.init.normal_(model.heads.head.weight)  # torchvision starts it at zero
+        return model.eval(), torch.randn(batch, 3, 32, 32), False
+    if name in ("resnet18", "mobilenet_v3_small", "efficientnet_b0"):
         model = getattr(torchvision.models, name)(weights=None)
         _randomise_norms(model)
         return model.eval(), torch.randn(batch, 3, 224, 224), True

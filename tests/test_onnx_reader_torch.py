@@ -1,6 +1,7 @@
-"""PyTorch models exported with torch.onnx.export, read by kerasport's ONNX reader: NumPy
-runtime vs torch within 1e-4 of the output scale, standalone Python alike; conv networks run
-with at most 2 layout transposes and export back to ONNX without a transpose per op."""
+"""PyTorch models (torchvision CNNs, a ViT, nn.TransformerEncoder, LSTM/GRU/RNN) exported
+with torch.onnx.export, read by kerasport's ONNX reader: NumPy runtime vs torch within 1e-4
+of the output scale, standalone Python alike; conv networks run with at most 2 layout
+transposes and export back to ONNX without a transpose per op."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from standalone import run_standalone  # noqa: E402
 import kerasport  # noqa: E402
 
 TOL = 1e-4  # max |kerasport - torch| / max |torch|
-FAST = ["mobilenet_v3_small", "transformer", "lstm", "gru", "rnn"]
+FAST = ["mobilenet_v3_small", "transformer", "vit", "lstm", "gru", "rnn"]
+SLOW = ["resnet18", "efficientnet_b0"]
 
 
 def _error(got: np.ndarray, want: np.ndarray) -> float:
@@ -42,12 +44,13 @@ def exported(tmp_path_factory):
     return get
 
 
-@pytest.mark.parametrize("name", [*FAST, pytest.param("resnet18", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("name", [*FAST, *[pytest.param(n, marks=pytest.mark.slow)
+                                           for n in SLOW]])
 def test_numpy_runtime_matches_torch(exported, name):
     path, x, y = exported(name)
     model = kerasport.load(path)
     assert _error(model.predict(x), y) < TOL
-    if name in ("resnet18", "mobilenet_v3_small"):
+    if name in ("resnet18", "mobilenet_v3_small", "efficientnet_b0"):
         transposes = sum(n.op == "Transpose" for n in model.graph.nodes)
         assert transposes <= 2, f"{transposes} layout transposes"
         assert model.meta["layout_transposes"] == transposes
