@@ -116,3 +116,27 @@ def test_bidirectional_lstm_time_major(tmp_path):
     assert _ops(model).count("Transpose") == 1
     # the fixed first axis (time) is not split into batches of 32 by predict
     np.testing.assert_array_equal(model.predict(x), model(x))
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
+def test_recurrent_sequence_lens(tmp_path, op, direction):
+    h, gates, dirs = 4, {"LSTM": 4, "GRU": 3, "RNN": 1}[op], 1 + (direction == "bidirectional")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [6, 3, 2])
+    lens = helper.make_tensor_value_info("lens", TensorProto.INT32, [3])
+    outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("Y", "Yh")]
+    extra = {"linear_before_reset": 1} if op == "GRU" else {}
+    node = helper.make_node(op, ["x", "W", "R", "B", "lens"], ["Y", "Yh"], hidden_size=h,
+                            direction=direction, **extra)
+    inits = [_w("W", dirs, gates * h, 2), _w("R", dirs, gates * h, h),
+             _w("B", dirs, 2 * gates * h)]
+    graph = helper.make_graph([node], "g", [x, lens], outs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "rnn.onnx"
+    onnx.save(model, str(path))
+    feeds = {"x": RNG.standard_normal((6, 3, 2)).astype(np.float32),
+             "lens": np.array([6, 2, 4], np.int32)}
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds)
+    got = kerasport.load(path)([feeds["x"], feeds["lens"]])
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, atol=TOL)

@@ -1,8 +1,9 @@
-"""LSTM, GRU and RNN (forward, reverse, bidirectional; layout 0 or 1) as the IR's batch-major
-recurrent ops, one per direction. ONNX's gate orders become Keras' (LSTM iofc -> ifco, GRU zrh
-as is), the two ONNX biases one (GRU with linear_before_reset keeps both, as Keras'
-reset_after). Time-major sequences are held batch-major (an order, not a transpose), so the
-Transposes PyTorch puts around them cost nothing."""
+"""LSTM, GRU and RNN (forward, reverse, bidirectional; layout 0 or 1; sequence_lens as a
+mask) as the IR's batch-major recurrent ops, one per direction. ONNX's gate orders become
+Keras' (LSTM iofc -> ifco, GRU zrh as is), the two ONNX biases one (GRU with
+linear_before_reset keeps both, as Keras' reset_after). Time-major sequences are held
+batch-major (an order, not a transpose), so the Transposes PyTorch puts around them cost
+nothing."""
 
 from __future__ import annotations
 
@@ -61,11 +62,19 @@ def _check(ctx: ReadContext, node: Any, attrs: dict[str, Any], steps: Any) -> No
         peep = ctx.const(optional(node, 7), "the peepholes")
         if np.any(peep):
             raise Unsupported("peepholes are not supported")
+    if optional(node, 4) and steps is None:
+        raise Unsupported("sequence_lens with a free sequence length")
+
+
+def _mask(ctx: ReadContext, node: Any, steps: int | None) -> str:
+    """An (N, T) boolean mask ``t < sequence_lens[n]`` ("" when every sequence is full)."""
     lens = optional(node, 4)
-    if lens:
-        given = np.asarray(ctx.const(lens, "sequence_lens"))
-        if steps is None or np.any(given != steps):
-            raise Unsupported("sequence_lens shorter than the sequence (only full lengths)")
+    if not lens or (ctx.is_const(lens) and np.all(np.asarray(ctx.const(lens)) == steps)):
+        return ""
+    column = ctx.op("ExpandDims", [ctx.ir(lens)], f"{ctx.layer}/lens", {"axis": 1})
+    column = ctx.op("Cast", [column], f"{ctx.layer}/lens64", {"dtype": "int64"})
+    steps_row = ctx.ir_const(f"{ctx.layer}/steps", np.arange(steps, dtype=np.int64)[None])
+    return ctx.op("Compare", [steps_row, column], f"{ctx.layer}/mask", {"mode": "less"})
 
 
 def _initial(ctx: ReadContext, name: str, d: int, layout: int, tag: str) -> str:
@@ -82,7 +91,7 @@ def _initial(ctx: ReadContext, name: str, d: int, layout: int, tag: str) -> str:
 
 
 def _one_direction(ctx: ReadContext, node: Any, attrs: dict, x: str, d: int, acts: list,
-                   reverse: bool) -> list[str]:
+                   reverse: bool, mask: str) -> list[str]:
     op = node.op_type
     w, r = ctx.const(node.input[1], "W")[d], ctx.const(node.input[2], "R")[d]
     b = optional(node, 3)
@@ -94,13 +103,15 @@ def _one_direction(ctx: ReadContext, node: Any, attrs: dict, x: str, d: int, act
     ins = [x, ctx.ir_const(f"{name}/kernel", kernel), ctx.ir_const(f"{name}/recurrent", rec),
            ctx.ir_const(f"{name}/bias", bias), _initial(ctx, optional(node, 5), d, layout, "h")]
     ir_attrs: dict[str, Any] = {"return_sequences": True, "go_backwards": reverse,
-                                "activation": acts[-1]}
+                                "activation": acts[-1], "zero_output_for_mask": bool(mask)}
     if op == "LSTM":
         ins.append(_initial(ctx, optional(node, 6), d, layout, "c"))
         ir_attrs["activation"], ir_attrs["recurrent_activation"] = acts[1], acts[0]
     elif op == "GRU":
         ir_attrs["activation"], ir_attrs["recurrent_activation"] = acts[1], acts[0]
         ir_attrs["reset_after"] = bool(attrs.get("linear_before_reset", 0))
+    if mask:  # masked steps carry the state and output zeros, as ONNX's sequence_lens
+        ins.append(mask)
     n_out = 3 if op == "LSTM" else 2
     outs = ctx.op({"RNN": "SimpleRNN"}.get(op, op), ins, name, ir_attrs, n_out=n_out)
     if reverse:  # Keras' go_backwards returns the steps in processing order
@@ -124,12 +135,14 @@ def recurrent(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     layout = int(attrs.get("layout", 0))
     x = node.input[0]
     shape = ctx.shape(x)
-    _check(ctx, node, attrs, None if shape is None else shape[1 - layout])
+    steps = None if shape is None else shape[layout]
+    _check(ctx, node, attrs, steps)
     acts = _activations(node.op_type, attrs, dirs)
     per = len(acts) // dirs
     xi = ctx.ir(x, (1, 0, 2) if layout == 0 else (0, 1, 2))
+    mask = _mask(ctx, node, steps)
     runs = [_one_direction(ctx, node, attrs, xi, d, acts[d * per:(d + 1) * per],
-                           direction == "reverse" or d == 1) for d in range(dirs)]
+                           direction == "reverse" or d == 1, mask) for d in range(dirs)]
     names = list(node.output) + [""] * 3
     if names[0]:
         y = _stack(ctx, [r[0] for r in runs], 2, names[0])
