@@ -73,7 +73,12 @@ def binary(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
         return
     names = inputs(node)
     if node.op_type == "Div" and np.dtype(ctx.dtype(names[0])).kind in "iu":
-        raise Unsupported("integer Div on run-time data (it truncates; not supported)")
+        # ONNX's integer Div truncates towards zero, as a cast of the quotient does
+        values, perm = aligned(ctx, names)
+        q = ctx.op("Div", values, f"{out(node)}/quotient")
+        ctx.set(out(node), ctx.op("Cast", [q], out(node), {"dtype": ctx.dtype(names[0])}),
+                perm or None)
+        return
     if node.op_type == "Pow" and ctx.is_const(names[1]):
         exponent = np.asarray(ctx.const(names[1]))
         if exponent.size == 1 and float(exponent) == 2.0:

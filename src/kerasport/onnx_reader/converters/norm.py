@@ -41,10 +41,26 @@ def batch_norm(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     ctx.set(out(node), ctx.op("Affine", ins, out(node)), perm)
 
 
+def _statistics(ctx: ReadContext, node: Any, axes: list[int], epsilon: float) -> None:
+    """LayerNormalization's optional outputs: the mean and 1 / sqrt(var + epsilon), with the
+    normalized axes kept as 1."""
+    x, name = ctx.ir(node.input[0]), node.output[0]
+    attrs = {"mode": "mean", "axes": axes, "keepdims": True}
+    mean = ctx.op("Reduce", [x], f"{name}/mean", attrs)
+    d = ctx.op("Sub", [x, mean], f"{name}/centered")
+    var = ctx.op("Reduce", [ctx.op("Mul", [d, d], f"{name}/square")], f"{name}/var", attrs)
+    eps = ctx.ir_const(f"{ctx.layer}/epsilon", np.asarray(epsilon, np.float32))
+    root = ctx.op("Math", [ctx.op("Add", [var, eps], f"{name}/var_eps")], f"{name}/std",
+                  {"fn": "sqrt"})
+    if len(node.output) > 1 and node.output[1]:
+        ctx.set(node.output[1], mean)
+    if len(node.output) > 2 and node.output[2]:
+        ctx.set(node.output[2], ctx.op("Math", [root], node.output[2], {"fn": "reciprocal"}))
+
+
 @converter("LayerNormalization")
 def layer_norm(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     """LayerNormalization over axes axis.. -> IR LayerNorm (in ONNX order)."""
-    _extra_outputs(node)
     x = node.input[0]
     rank = ctx.rank(x)
     if rank is None:
@@ -59,6 +75,8 @@ def layer_norm(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     y = ctx.op("LayerNorm", ins, out(node), {"axes": list(range(axis, rank)),
                                              "epsilon": float(attrs.get("epsilon", 1e-5))})
     ctx.set(out(node), y)
+    if any(node.output[1:]):
+        _statistics(ctx, node, list(range(axis, rank)), float(attrs.get("epsilon", 1e-5)))
 
 
 @converter("InstanceNormalization")
