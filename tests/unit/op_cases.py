@@ -204,6 +204,13 @@ def _onnx_general() -> list[Case]:
                                    "steps": [2, -2]}),
         Case("Take", (x(3, 4), idx), {"axis": 2}),
         Case("Tile", (x(3, 2),), {"repeats": [1, 2, 3]}),
+        Case("Mod", (x(3, 4), x(3, 4, low=0.5, high=2.0)), {"fmod": False}, id="mod"),
+        Case("Mod", (x(3, 4), x(3, 4, low=0.5, high=2.0)), {"fmod": True}, id="fmod"),
+        Case("Arg", (x(3, 4),), {"axis": 2, "keepdims": True, "mode": "max"}, id="max"),
+        Case("Arg", (In(np.round(RNG.uniform(0, 2, (N, 3, 4))).astype(np.float32)),),
+             {"axis": 1, "keepdims": False, "mode": "min", "last": True}, id="min-last"),
+        Case("TakeAlong", (x(3, 4), In(np.array([[[2, 0, 1, -1]]] * N, np.int64))),
+             {"axis": 1}),
     ]
 
 

@@ -142,3 +142,10 @@ def Logic(a, b=None, mode="not"):
     if mode == "xor":
         return np.logical_xor(a, b)
     raise ValueError(f"unknown Logic mode {mode!r}")
+
+
+@op("Mod", shape=broadcast_shape)
+def Mod(a, b, fmod=False):
+    """a mod b: the remainder with b's sign (Python's %), or with a's sign (C's fmod) when
+    ``fmod``."""
+    return (np.fmod(a, b) if fmod else np.mod(a, b)).astype(a.dtype, copy=False)

@@ -207,3 +207,16 @@ def _tile(shapes, repeats=(1,)):
 def Tile(x, repeats=(1,)):
     """x repeated ``repeats[i]`` times along each axis i (batch included)."""
     return np.tile(x, repeats)
+
+
+def _take_along(shapes, axis=0):
+    """The indices' shape."""
+    return [shapes[1]]
+
+
+@op("TakeAlong", shape=_take_along, traits=Traits(batch="axis_attrs"))
+def TakeAlong(x, indices, axis=0):
+    """x at ``indices`` along ``axis``, element by element (indices has x's rank; negative
+    indices count back)."""
+    idx = np.where(indices < 0, indices + x.shape[axis], indices)
+    return np.take_along_axis(x, idx, axis=axis)

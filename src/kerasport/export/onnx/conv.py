@@ -140,3 +140,14 @@ def dense(ctx: ExportContext, node: Node) -> None:
     if len(node.inputs) > 2:
         y = ctx.add("Add", [y, ctx.get(node.inputs[2], CL)], node.outputs[0])
     ctx.set(node.outputs[0], y, CL)
+
+
+@emitter("Arg")
+def arg(ctx: ExportContext, node: Node) -> None:
+    """ArgMax / ArgMin(axis, keepdims, select_last_index) of the channels-last tensor."""
+    a = node.attrs
+    op = "ArgMax" if a.get("mode", "max") == "max" else "ArgMin"
+    y = ctx.add(op, [ctx.get(node.inputs[0], CL)], node.outputs[0], axis=int(a.get("axis", 0)),
+                keepdims=int(bool(a.get("keepdims", True))),
+                select_last_index=int(bool(a.get("last", False))))
+    ctx.set(node.outputs[0], y, CL)

@@ -291,3 +291,21 @@ def logic(ctx: ExportContext, node: Node) -> None:
     """Not / And / Or / Xor."""
     ins = [v for v in node.inputs if v]
     _broadcasting(ctx, node, _LOGIC[node.attrs.get("mode", "not")], ins)
+
+
+@emitter("Mod")
+def mod(ctx: ExportContext, node: Node) -> None:
+    """Mod(fmod); a float mod with the divisor's sign before opset 28 is a - b floor(a / b)."""
+    fmod = bool(node.attrs.get("fmod"))
+    if fmod or ctx.graph.values[node.inputs[0]].dtype[0] != "f" or ctx.opset >= 28:
+        _broadcasting(ctx, node, "Mod", list(node.inputs), fmod=int(fmod))
+        return
+    rank = ctx.rank(node.outputs[0])
+    layout = ctx.preferred(list(node.inputs))
+    if any(not ctx.is_const(v) and ctx.rank(v) < rank for v in node.inputs):
+        layout = CL
+    a, b = (ctx.operand(v, layout, rank) for v in node.inputs)
+    out = node.outputs[0]
+    floor = ctx.add("Floor", [ctx.add("Div", [a, b], f"{out}/div")], f"{out}/floor")
+    y = ctx.add("Sub", [a, ctx.add("Mul", [b, floor], f"{out}/mul")], out)
+    ctx.set(out, y, layout)

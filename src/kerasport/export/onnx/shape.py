@@ -156,3 +156,11 @@ def tile(ctx: ExportContext, node: Node) -> None:
     reps = ctx.ints(list(node.attrs.get("repeats", [1])), "repeats")
     ctx.set(node.outputs[0], ctx.add("Tile", [ctx.get(node.inputs[0], CL), reps],
                                      node.outputs[0]), CL)
+
+
+@emitter("TakeAlong")
+def take_along(ctx: ExportContext, node: Node) -> None:
+    """GatherElements(axis) of the channels-last tensors."""
+    x, idx = node.inputs
+    ctx.set(node.outputs[0], ctx.add("GatherElements", [ctx.get(x, CL), ctx.get(idx, CL)],
+                                     node.outputs[0], axis=int(node.attrs.get("axis", 0))), CL)

@@ -110,3 +110,11 @@ def clip(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
         bound = ctx.ir_const(f"{ctx.layer}/max", np.asarray(hi, dtype))
         y = ctx.op("Min", [y, bound], out(node))
     ctx.set(out(node), y, perm)
+
+
+@converter("Swish")
+def swish(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
+    """Swish (x * sigmoid(alpha x)) with alpha 1: Silu."""
+    if float(attrs.get("alpha", 1.0)) != 1.0:
+        raise Unsupported(f"Swish with alpha={attrs['alpha']} (only 1)")
+    unary(ctx, node, "Silu")

@@ -141,3 +141,9 @@ def identity_op(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     if training and (not ctx.is_const(training) or bool(np.asarray(ctx.const(training)))):
         raise Unsupported("Dropout in training mode (random) is not supported")
     ctx.tensors[out(node)] = ctx.tensor(node.input[0])
+
+
+@converter("Mod")
+def mod(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
+    """Mod(fmod) -> IR Mod."""
+    broadcasting(ctx, node, "Mod", inputs(node), {"fmod": bool(attrs.get("fmod", 0))})

@@ -94,3 +94,17 @@ def instance_norm(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     y = ctx.op("GroupNorm", ins, out(node), {"groups": int(gamma.size),
                                              "epsilon": float(attrs.get("epsilon", 1e-5))})
     ctx.set(out(node), y, perm)
+
+
+@converter("RMSNormalization")
+def rms_norm(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
+    """RMSNormalization over axes axis.. -> IR RmsNorm (in ONNX order)."""
+    x = node.input[0]
+    rank = ctx.rank(x)
+    if rank is None:
+        raise Unsupported("the input's rank is unknown")
+    axis = int(attrs.get("axis", -1)) % rank
+    scale = np.asarray(ctx.const(node.input[1], "scale"), np.float32)
+    y = ctx.op("RmsNorm", [ctx.ir(x), ctx.ir_const(f"{ctx.layer}/scale", scale)], out(node),
+               {"axes": list(range(axis, rank)), "epsilon": float(attrs.get("epsilon", 1e-5))})
+    ctx.set(out(node), y)

@@ -165,3 +165,20 @@ def reduce(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     new_perm = perm if keep else tuple(
         p - sum(1 for a in axes if a < p) for p in perm if p not in axes)
     ctx.set(out(node), y, new_perm)
+
+
+@converter("ArgMax", "ArgMin")
+def arg(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
+    """ArgMax / ArgMin -> IR Arg along the axis, in the order the input is held in."""
+    x = node.input[0]
+    rank = ctx.rank(x)
+    if rank is None:
+        raise Unsupported("the input's rank is unknown")
+    axis = int(attrs.get("axis", 0)) % rank
+    keep = bool(attrs.get("keepdims", 1))
+    perm = ctx.perm(x)
+    y = ctx.op("Arg", [ctx.ir(x, perm)], out(node), {
+        "axis": perm.index(axis), "keepdims": keep, "mode": node.op_type[3:].lower(),
+        "last": bool(attrs.get("select_last_index", 0))})
+    new_perm = perm if keep else tuple(p - (p > axis) for p in perm if p != axis)
+    ctx.set(out(node), y, new_perm)

@@ -381,3 +381,12 @@ def constant_makers(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     raise Unsupported(f"{node.op_type} of a shape that is only known at run time (give the "
                       "input shapes)")
 
+
+
+@converter("GatherElements")
+def gather_elements(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
+    """GatherElements(axis) -> IR TakeAlong (in ONNX order)."""
+    x, idx = node.input[0], node.input[1]
+    axis = int(attrs.get("axis", 0)) % (ctx.rank(x) or 1)
+    ctx.set(out(node), ctx.op("TakeAlong", [ctx.ir(x), ctx.ir(idx)], out(node),
+                              {"axis": axis}))
