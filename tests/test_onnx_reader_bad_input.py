@@ -126,3 +126,22 @@ def test_weights_computed_at_run_time(tmp_path):
     model = _model([helper.make_node("Conv", ["x", "w"], ["y"], name="c")], [x, w], [y])
     path = _save(model, tmp_path / "dynw.onnx")
     _refused(path, tmp_path, "weight .* must be a constant", UnsupportedLayerError)
+
+
+def test_hostile_sizes_are_refused_before_allocating(tmp_path):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    # an initializer that declares 10^12 elements and holds 4 bytes
+    big = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[10**6, 10**6],
+                      raw_data=b"\0\0\0\0")
+    model = _model([helper.make_node("Add", ["x", "w"], ["y"])], [x], [y], [big])
+    _refused(_save(model, tmp_path / "init.onnx"), tmp_path, "big|malformed|init",
+             ModelFileError)
+    # a constant of 10^12 zeros made at import
+    shape = numpy_helper.from_array(np.array([10**6, 10**6], np.int64), "shape")
+    nodes = [helper.make_node("ConstantOfShape", ["shape"], ["z"], name="fill"),
+             helper.make_node("Add", ["x", "z"], ["y"])]
+    model = _model(nodes, [x], [y], [shape])
+    msg = _refused(_save(model, tmp_path / "fill.onnx"), tmp_path, "fill",
+                   UnsupportedLayerError)
+    assert "corrupt or hostile" in msg
