@@ -125,9 +125,12 @@ def transpose(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     if rank is None:
         raise Unsupported("the input's rank is unknown")
     p = list(attrs.get("perm", list(reversed(range(rank)))))
+    t = ctx.tensor(x)
+    if t.sym is not None:  # a shape vector: one axis
+        ctx.tensors[out(node)] = t
+        return
     inv = inverse(ctx.perm(x))
     step = [inv[a] for a in p]
-    t = ctx.tensor(x)
     ctx.set(out(node), t.name, inverse(tuple(step)))
 
 
@@ -390,3 +393,27 @@ def gather_elements(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     axis = int(attrs.get("axis", 0)) % (ctx.rank(x) or 1)
     ctx.set(out(node), ctx.op("TakeAlong", [ctx.ir(x), ctx.ir(idx)], out(node),
                               {"axis": axis}))
+
+
+@converter("DepthToSpace", "SpaceToDepth")
+def depth_space(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
+    """DepthToSpace (DCR or CRD) / SpaceToDepth as reshape, transpose, reshape (NCHW)."""
+    x = node.input[0]
+    dims = ctx.shape(x)
+    if dims is None or len(dims) != 4 or None in dims[1:]:
+        raise Unsupported("needs an (N, C, H, W) input with known C, H, W")
+    b = int(attrs["blocksize"])
+    _, c, h, w = dims
+    if node.op_type == "SpaceToDepth":
+        crd = attrs.get("mode", "DCR") == "CRD"
+        split, final = [c, h // b, b, w // b, b], [c * b * b, h // b, w // b]
+        perm = [0, 1, 3, 5, 2, 4] if crd else [0, 3, 5, 1, 2, 4]
+    elif attrs.get("mode", "DCR") == "DCR":
+        split, perm, final = [b, b, c // (b * b), h, w], [0, 3, 4, 1, 5, 2], [c // (b * b),
+                                                                             h * b, w * b]
+    else:
+        split, perm, final = [c // (b * b), b, b, h, w], [0, 1, 4, 2, 5, 3], [c // (b * b),
+                                                                             h * b, w * b]
+    y = ctx.op("Reshape", [ctx.ir(x)], f"{out(node)}/split", {"shape": split})
+    y = ctx.op("Transpose", [y], f"{out(node)}/move", {"perm": perm})
+    ctx.set(out(node), ctx.op("Reshape", [y], out(node), {"shape": final}))
