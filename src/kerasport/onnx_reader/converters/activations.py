@@ -118,3 +118,24 @@ def swish(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     if float(attrs.get("alpha", 1.0)) != 1.0:
         raise Unsupported(f"Swish with alpha={attrs['alpha']} (only 1)")
     unary(ctx, node, "Silu")
+
+
+@converter("ThresholdedRelu")
+def thresholded_relu(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
+    """x where x > alpha, else 0: IR Threshold."""
+    unary(ctx, node, "Threshold", {"threshold": float(attrs.get("alpha", 1.0)),
+                                   "default_value": 0.0})
+
+
+@converter("Shrink")
+def shrink(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
+    """Shrink with bias 0 (IR HardShrink) or bias = lambd (IR SoftShrink)."""
+    bias, lambd = float(attrs.get("bias", 0.0)), float(attrs.get("lambd", 0.5))
+    if np.dtype(ctx.dtype(node.input[0])).kind != "f":
+        raise Unsupported(f"Shrink of {ctx.dtype(node.input[0])} values")
+    if bias == 0.0:
+        unary(ctx, node, "HardShrink", {"threshold": lambd})
+    elif bias == lambd:
+        unary(ctx, node, "SoftShrink", {"threshold": lambd})
+    else:
+        raise Unsupported(f"Shrink with bias {bias} and lambd {lambd} (bias 0 or lambd only)")

@@ -108,3 +108,19 @@ def rms_norm(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
     y = ctx.op("RmsNorm", [ctx.ir(x), ctx.ir_const(f"{ctx.layer}/scale", scale)], out(node),
                {"axes": list(range(axis, rank)), "epsilon": float(attrs.get("epsilon", 1e-5))})
     ctx.set(out(node), y)
+
+
+@converter("LpNormalization")
+def lp_norm(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
+    """LpNormalization with p = 2 -> IR L2Normalize over the axis (a zero vector stays 0)."""
+    if int(attrs.get("p", 2)) != 2:
+        raise Unsupported(f"p = {attrs['p']} (only 2)")
+    x = node.input[0]
+    rank = ctx.rank(x)
+    if rank is None:
+        raise Unsupported("the input's rank is unknown")
+    axis = int(attrs.get("axis", -1)) % rank
+    perm = ctx.perm(x)
+    y = ctx.op("L2Normalize", [ctx.ir(x, perm)], out(node), {"axes": [perm.index(axis)],
+                                                             "epsilon": 1e-30})
+    ctx.set(out(node), y, perm)
