@@ -211,6 +211,8 @@ def _onnx_general() -> list[Case]:
              {"axis": 1, "keepdims": False, "mode": "min", "last": True}, id="min-last"),
         Case("TakeAlong", (x(3, 4), In(np.array([[[2, 0, 1, -1]]] * N, np.int64))),
              {"axis": 1}),
+        Case("CumSum", (x(3, 4),), {"axis": 2, "exclusive": True, "reverse": True}),
+        Case("Trilu", (x(3, 4),), {"k": 1, "upper": False}),
     ]
 
 

@@ -59,3 +59,26 @@ def einsum(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
         raise Unsupported("Einsum with an ellipsis is not supported")
     ins = [ctx.ir(n) for n in node.input]
     ctx.set(out(node), ctx.op("Einsum", ins, out(node), {"equation": eq}))
+
+
+@converter("CumSum")
+def cum_sum(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
+    """CumSum with a constant axis -> IR CumSum, in the order the input is held in."""
+    x = node.input[0]
+    rank = ctx.rank(x) or 1
+    axis = int(np.asarray(ctx.const(node.input[1], "axis")).reshape(-1)[0]) % rank
+    perm = ctx.perm(x)
+    y = ctx.op("CumSum", [ctx.ir(x, perm)], out(node), {
+        "axis": perm.index(axis), "exclusive": bool(attrs.get("exclusive", 0)),
+        "reverse": bool(attrs.get("reverse", 0))})
+    ctx.set(out(node), y, perm)
+
+
+@converter("Trilu")
+def trilu(ctx: ReadContext, node: Any, attrs: dict[str, Any]) -> None:
+    """Trilu with a constant k -> IR Trilu on the last two axes (in ONNX order)."""
+    k = optional(node, 1)
+    diag = int(np.asarray(ctx.const(k, "k")).reshape(-1)[0]) if k else 0
+    y = ctx.op("Trilu", [ctx.ir(node.input[0])], out(node),
+               {"k": diag, "upper": bool(attrs.get("upper", 1))})
+    ctx.set(out(node), y)
