@@ -1,7 +1,7 @@
 """The ONNX reader's speed, side by side in one run: kerasport's NumPy runtime on models read
 from ONNX files against ``onnx.reference.ReferenceEvaluator`` (ONNX's pure-Python runtime, the
 peer kerasport must beat by 10x) and ONNX Runtime, on PyTorch models exported with
-torch.onnx.export. Best latency of repeated runs after a warm-up, batch 1, every engine
+torch.onnx.export. Best latency of repeated runs after a warm-up, batch 1 and 16, every engine
 limited to the same thread count; plus the import time and the error against torch. Saves
 benchmarks/onnx_reader_results.json and renders the table inside docs/onnx-reader.md (between
 the onnx-reader-bench markers). Needs torch, torchvision, onnx and onnxruntime.
@@ -34,6 +34,7 @@ RESULTS = ROOT / "benchmarks" / "onnx_reader_results.json"
 DOC = ROOT / "docs" / "onnx-reader.md"
 START, END = "<!-- onnx-reader-bench:start -->", "<!-- onnx-reader-bench:end -->"
 MODELS = ("mobilenet_v3_small", "resnet18", "transformer", "lstm", "gru")
+BATCHES = (1, 16)
 COMMAND = "python benchmarks/onnx_reader.py --render"
 
 
@@ -49,8 +50,8 @@ def _best_ms(fn, repeats: int) -> float:
     return min(times)
 
 
-def measure(name: str, folder: Path, threads: int, repeats: int) -> dict:
-    """One row: latencies (ms) of the three engines at batch 1, import time, error."""
+def measure(name: str, folder: Path, threads: int, repeats: int, batch: int) -> dict:
+    """One row: latencies (ms) of the three engines at ``batch``, import time, error."""
     import onnxruntime as ort
     from onnx.reference import ReferenceEvaluator
     from onnx_torch_models import export
@@ -60,7 +61,7 @@ def measure(name: str, folder: Path, threads: int, repeats: int) -> dict:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        path, x, y = export(name, folder, batch=1)
+        path, x, y = export(name, folder, batch=batch)
     start = time.perf_counter()
     model = kerasport.load(path)
     load_s = time.perf_counter() - start
@@ -73,7 +74,7 @@ def measure(name: str, folder: Path, threads: int, repeats: int) -> dict:
         ref = _best_ms(lambda: reference.run(None, {"x": x}), max(1, repeats // 2))
     onnxruntime = _best_ms(lambda: session.run(None, {"x": x}), repeats)
     err = float(np.abs(model(x) - y).max() / np.abs(y).max())
-    return {"model": name, "ops": len(model.graph.nodes),
+    return {"model": name, "batch": batch, "ops": len(model.graph.nodes),
             "transposes": sum(n.op == "Transpose" for n in model.graph.nodes),
             "load_s": round(load_s, 3), "kerasport_ms": round(ours, 3),
             "reference_ms": round(ref, 3), "onnxruntime_ms": round(onnxruntime, 3),
@@ -83,18 +84,18 @@ def measure(name: str, folder: Path, threads: int, repeats: int) -> dict:
 def render(data: dict) -> str:
     """The markdown table."""
     env = data["env"]
-    lines = [f"Batch 1, {env['threads']} thread(s) per engine, best of {env['repeats']} "
+    lines = [f"{env['threads']} thread(s) per engine, best of {env['repeats']} "
              f"runs after a warm-up; {env['machine']}, Python {env['python']}, onnx "
              f"{env['onnx']}, onnxruntime {env['onnxruntime']}, torch {env['torch']}. "
              "Rendered by `benchmarks/onnx_reader.py` from "
              "`benchmarks/onnx_reader_results.json`.", "",
-             "| model | IR ops | layout transposes | read (s) | kerasport NumPy (ms) | "
+             "| model | batch | IR ops | layout transposes | read (s) | kerasport NumPy (ms) | "
              "ReferenceEvaluator (ms) | kerasport speed-up | ONNX Runtime (ms) | "
              "kerasport / ORT time | max error vs torch |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in data["rows"]:
         lines.append(
-            f"| {r['model']} | {r['ops']} | {r['transposes']} | {r['load_s']:.2f} | "
+            f"| {r['model']} | {r['batch']} | {r['ops']} | {r['transposes']} | {r['load_s']:.2f} | "
             f"{r['kerasport_ms']:.2f} | {r['reference_ms']:.1f} | "
             f"{r['reference_ms'] / r['kerasport_ms']:.0f}x | {r['onnxruntime_ms']:.2f} | "
             f"{r['kerasport_ms'] / r['onnxruntime_ms']:.1f}x | {r['error_vs_torch']:.1e} |")
@@ -114,7 +115,8 @@ def main() -> int:
         import torch
 
         with tempfile.TemporaryDirectory() as tmp:
-            rows = [measure(m, Path(tmp), args.threads, args.repeats) for m in MODELS]
+            rows = [measure(m, Path(tmp), args.threads, args.repeats, b)
+                    for b in BATCHES for m in MODELS]
         env = {"threads": args.threads, "repeats": args.repeats, "python":
                platform.python_version(), "machine": f"{platform.machine()}, "
                f"{os.cpu_count()} cores (shared)", "onnx": onnx.__version__,

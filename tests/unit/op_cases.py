@@ -213,6 +213,7 @@ def _onnx_general() -> list[Case]:
              {"axis": 1}),
         Case("CumSum", (x(3, 4),), {"axis": 2, "exclusive": True, "reverse": True}),
         Case("Trilu", (x(3, 4),), {"k": 1, "upper": False}),
+        Case("SpatialPad", (x(4, 5, 3),), {"margins": [[1, 0], [2, 1]], "value": -1.5}),
     ]
 
 

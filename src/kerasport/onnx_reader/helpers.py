@@ -89,5 +89,6 @@ def pad_ir(ctx: ReadContext, value: str, pads: list[tuple[int, int]], fill: floa
     """Pad the spatial axes of a channels-last IR value (nothing if all pads are 0)."""
     if all(b == 0 and a == 0 for b, a in pads):
         return value
-    full = [[0, 0], *[[int(b), int(a)] for b, a in pads], [0, 0]]
-    return ctx.op("Pad", [value], f"{name}/pad", {"pads": full, "value": float(fill)})
+    margins = [[int(b), int(a)] for b, a in pads]
+    return ctx.op("SpatialPad", [value], f"{name}/pad", {"margins": margins,
+                                                          "value": float(fill)})

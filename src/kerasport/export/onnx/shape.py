@@ -164,3 +164,16 @@ def take_along(ctx: ExportContext, node: Node) -> None:
     x, idx = node.inputs
     ctx.set(node.outputs[0], ctx.add("GatherElements", [ctx.get(x, CL), ctx.get(idx, CL)],
                                      node.outputs[0], axis=int(node.attrs.get("axis", 0))), CL)
+
+
+@emitter("SpatialPad")
+def spatial_pad(ctx: ExportContext, node: Node) -> None:
+    """Pad of the spatial axes, in whichever layout the input is held."""
+    x = node.inputs[0]
+    layout = _layout_for(ctx, x)
+    margins = [tuple(m) for m in node.attrs.get("margins", [])]
+    pairs = [(0, 0), (0, 0), *margins] if layout == CF else [(0, 0), *margins, (0, 0)]
+    pads = ctx.ints([p[0] for p in pairs] + [p[1] for p in pairs], "pads")
+    value = ctx.const(np.asarray(node.attrs.get("value", 0.0), np.float32), "pad_value")
+    ctx.set(node.outputs[0], ctx.add("Pad", [ctx.get(x, layout), pads, value], node.outputs[0],
+                                     mode="constant"), layout)
