@@ -17,8 +17,6 @@ from kerasport.io import atomic_write
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 13
-_FAMILIES = ("conv", "elementwise", "norm", "shape", "recurrent", "sequence",
-             "attention", "conv_recurrent", "preprocessing", "activations")
 
 
 def _require_onnx():
@@ -32,8 +30,9 @@ def _require_onnx():
 
 def _emitters() -> dict:
     from kerasport.export.onnx.context import EMITTERS
+    from kerasport.ops.registry import FAMILIES
 
-    for family in _FAMILIES:
+    for family in FAMILIES:  # one emitter module per op family, named like kerasport/ops
         importlib.import_module(f"kerasport.export.onnx.{family}")
     return EMITTERS
 

@@ -9,6 +9,7 @@ and transposes appear only where a channels-last op (Dense, Flatten, Reshape...)
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ TM = "tm"  # time-major: (N, T, ...) held as (T, N, ...), for the recurrent ops
 EMITTERS: dict[str, Callable[[ExportContext, Node], None]] = {}
 # IR ops without an ONNX form: op -> the reason
 UNAVAILABLE: dict[str, str] = {}
+UNAVAILABLE_IN: dict[str, str] = {}  # op -> the module that declared it unavailable
 # ops whose emitters want time-major sequence inputs
 TIME_MAJOR: set[str] = set()
 
@@ -45,10 +47,12 @@ def emitter(*ops: str, time_major: bool = False):
 
 def unavailable(op: str, reason: str) -> None:
     """Record that IR op ``op`` has no ONNX form, and why (the conformance test asks every op
-    for an emitter or this entry)."""
+    for an emitter or this entry); call it in the emitter module of the op's family."""
     if op in EMITTERS or op in UNAVAILABLE:
         raise KerasportError(f"ONNX emitter for '{op}' registered twice")
     UNAVAILABLE[op] = reason
+    caller = inspect.currentframe().f_back  # type: ignore[union-attr]
+    UNAVAILABLE_IN[op] = caller.f_globals.get("__name__", "") if caller else ""
 
 
 def to_cf(rank: int) -> list[int]:

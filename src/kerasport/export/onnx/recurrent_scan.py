@@ -14,7 +14,7 @@ import numpy as np
 from kerasport.export.onnx.activations import compose_spec
 from kerasport.export.onnx.context import CL, TM, ExportContext
 from kerasport.export.onnx.helpers import BOOL, FLOAT, scalar
-from kerasport.export.onnx.sequence import BOOL_TM, used
+from kerasport.export.onnx.timemajor import BOOL_TM, used
 from kerasport.ir.graph import Node
 from kerasport.ops.recurrent import SIGMOID, TANH
 
