@@ -15,6 +15,7 @@ from kerasport.errors import KerasportError
 from kerasport.export.onnx.context import ExportContext, emitter
 from kerasport.export.onnx.helpers import scalar, unary_input
 from kerasport.ir.graph import Node
+from kerasport.ops.activations import SELU_ALPHA, SELU_SCALE
 
 COMPOSED = ("Celu", "HardTanh", "LogSigmoid", "SparsePlus", "SparseSigmoid", "Squareplus",
             "TanhShrink", "HardShrink", "SoftShrink", "Threshold")
@@ -60,8 +61,6 @@ def compose(ctx: Any, op: str, x: str, out: str, attrs: dict[str, Any]) -> str:
     raise ValueError(f"no ONNX composition for activation op {op!r}")
 
 
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_GAMMA = 1.0507009873554804934193349852946
 # ONNX ops that compute an IR activation op with the same attributes
 _DIRECT = {"Tanh": "Tanh", "Sigmoid": "Sigmoid", "Softplus": "Softplus", "Softsign": "Softsign"}
 
@@ -80,7 +79,7 @@ def _compose_common(ctx: Any, op: str, x: str, out: str, attrs: dict[str, Any]) 
     if op == "Elu":
         return ctx.add("Elu", [x], out, alpha=float(attrs.get("alpha", 1.0)))
     if op == "Selu":
-        return ctx.add("Selu", [x], out, alpha=_SELU_ALPHA, gamma=_SELU_GAMMA)
+        return ctx.add("Selu", [x], out, alpha=SELU_ALPHA, gamma=SELU_SCALE)
     if op == "Silu":
         return ctx.add("Mul", [x, ctx.add("Sigmoid", [x], f"{out}/sigmoid")], out)
     if op == "HardSilu":
@@ -130,18 +129,6 @@ def glu(ctx: ExportContext, node: Node) -> None:
     a = ctx.add("Slice", [xin, ctx.ints([0]), ctx.ints([half]), ctx.ints([axis])], f"{out}/a")
     b = ctx.add("Slice", [xin, ctx.ints([half]), ctx.ints([size]), ctx.ints([axis])], f"{out}/b")
     ctx.set(out, ctx.add("Mul", [a, ctx.add("Sigmoid", [b], f"{out}/sigmoid")], out), layout)
-
-
-_SELU_ALPHA = 1.6732632423543772848170429916717
-
-
-_SELU_GAMMA = 1.0507009873554804934193349852946
-
-
-def _unary(ctx: ExportContext, node: Node) -> tuple[str, str]:
-    """(ONNX input name, layout) for a single-input layout-agnostic op."""
-    layout = ctx.preferred([node.inputs[0]])
-    return ctx.get(node.inputs[0], layout), layout
 
 
 _SIMPLE = {"Sigmoid": "Sigmoid", "Softplus": "Softplus", "Softsign": "Softsign",
@@ -204,8 +191,8 @@ def elu(ctx: ExportContext, node: Node) -> None:
 def selu(ctx: ExportContext, node: Node) -> None:
     """Selu with Keras' constants."""
     x, layout = unary_input(ctx, node)
-    ctx.set(node.outputs[0], ctx.add("Selu", [x], node.outputs[0], alpha=_SELU_ALPHA,
-                                     gamma=_SELU_GAMMA), layout)
+    ctx.set(node.outputs[0], ctx.add("Selu", [x], node.outputs[0], alpha=SELU_ALPHA,
+                                     gamma=SELU_SCALE), layout)
 
 
 @emitter("HardSigmoid")

@@ -38,7 +38,7 @@ def _time_major_cf(ctx: ExportContext, x: str, base: str) -> str:
     rank = ctx.rank(x)
     target = [1, 0, rank - 1, *range(2, rank - 1)]  # channels-last axes in the wanted order
     orders = {CL: list(range(rank)), CF: to_cf(rank), TM: [1, 0, *range(2, rank)]}
-    layout = next((lay for lay in (TM, CF, CL) if (x, lay) in ctx.where), CL)
+    layout = next((lay for lay in (TM, CF, CL) if ctx.held.holds(x, lay)), CL)
     order = orders[layout]
     return ctx.add("Transpose", [ctx.get(x, layout)], f"{base}/x_tm",
                    perm=[order.index(a) for a in target])

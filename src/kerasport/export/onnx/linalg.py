@@ -36,10 +36,10 @@ def _only_use_of_transpose(ctx: ExportContext, value: str) -> Any | None:
     """The ONNX Transpose node that made ``value`` (channels-last) when this MatMul is the
     value's only reader, so that the swap can be folded into its permutation."""
     reads = sum(n.inputs.count(value) for n in ctx.graph.nodes)  # q @ q^T reads it twice
-    if value in ctx.graph.outputs or reads != 1 or (value, CL) not in ctx.where:
+    name = ctx.held.name(value, CL)
+    if value in ctx.graph.outputs or reads != 1 or name is None:
         return None
-    name = ctx.where[(value, CL)]
-    if list(ctx.where.values()).count(name) > 1 or any(name in n.input for n in ctx.nodes):
+    if ctx.held.holders(name) > 1 or any(name in n.input for n in ctx.nodes):
         return None  # the tensor also stands for another value or layout, or is already read
     made = [n for n in ctx.nodes if name in n.output]
     return made[0] if made and made[0].op_type == "Transpose" else None
@@ -48,26 +48,26 @@ def _only_use_of_transpose(ctx: ExportContext, value: str) -> Any | None:
 def _swap_last(ctx: ExportContext, value: str, base: str) -> str:
     """``value`` with its last two axes swapped (a transposed constant for weights; folded
     into the Transpose that made it, e.g. MultiHeadAttention's key heads)."""
-    key = (value, "swap_last")
-    if key not in ctx.where:
+    swapped = ctx.held.swapped_last
+    if value not in swapped:
         rank = ctx.rank(value)
         perm = [*range(rank - 2), rank - 1, rank - 2]
         producer = None if ctx.is_const(value) else _only_use_of_transpose(ctx, value)
         if ctx.is_const(value):
             arr = np.swapaxes(ctx.graph.constants[value], -1, -2)
-            ctx.where[key] = ctx.const(np.ascontiguousarray(arr), f"{value}__t")
+            swapped[value] = ctx.const(np.ascontiguousarray(arr), f"{value}__t")
         elif producer is not None:
             attr = next(at for at in producer.attribute if at.name == "perm")
             attr.ints[:] = [attr.ints[p] for p in perm]
-            ctx.where[key] = ctx.where.pop((value, CL))  # no longer ``value`` as it was
-        elif (value, CL) not in ctx.where and CF in ctx.layouts(value) and rank >= 3:
+            swapped[value] = ctx.held.release(value, CL)  # no longer ``value`` as it was
+        elif not ctx.held.holds(value, CL) and CF in ctx.layouts(value) and rank >= 3:
             back = to_cl(rank)  # held channels-first only: one Transpose straight from there
-            ctx.where[key] = ctx.add("Transpose", [ctx.where[(value, CF)]], f"{base}/b_t",
+            swapped[value] = ctx.add("Transpose", [ctx.held.name(value, CF)], f"{base}/b_t",
                                      perm=[back[p] for p in perm])
         else:
-            ctx.where[key] = ctx.add("Transpose", [ctx.get(value, CL)], f"{base}/b_t",
+            swapped[value] = ctx.add("Transpose", [ctx.get(value, CL)], f"{base}/b_t",
                                      perm=perm)
-    return ctx.where[key]
+    return swapped[value]
 
 
 @emitter("MatMul")

@@ -6,30 +6,30 @@ stacked recurrent layers share it.
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 
+from kerasport.errors import KerasportError
 from kerasport.export.onnx.context import TM, ExportContext
 from kerasport.export.onnx.helpers import BOOL, FLOAT, INT32, INT64
-from kerasport.export.onnx.timemajor import BOOL_TM
 
 
 class Compacted:
     """The index arithmetic of a mask (N, T) for moving each sequence's unmasked steps to its
     front; made once per mask and export (stacked recurrent layers share it)."""
 
-    _made: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
     @classmethod
     def of(cls, ctx: ExportContext, mask: str, base: str) -> Compacted:
-        made = cls._made.setdefault(ctx, {})
-        if mask not in made:
-            made[mask] = cls(ctx, mask, base)
-        return made[mask]
+        """The compaction of ``mask`` (a mask passes.compacted_masks planned), made on first
+        use and kept in ``ctx.compactions``."""
+        if mask not in ctx.plan.compacted:
+            raise KerasportError(f"mask '{mask}' was not planned for compaction "
+                                 "(passes.compacted_masks)")
+        if mask not in ctx.compactions:
+            ctx.compactions[mask] = cls(ctx, mask, base)
+        return ctx.compactions[mask]
 
     def __init__(self, ctx: ExportContext, mask: str, base: str):
-        keep = ctx.where.get((mask, BOOL_TM)) or ctx.add(
+        keep = ctx.held.mask_bools.get(mask) or ctx.add(
             "Cast", [ctx.get(mask, TM)], f"{base}/keep", to=BOOL)  # (T, N)
         ki = ctx.add("Cast", [keep], f"{base}/keep_i", to=INT64)
         zero = ctx.ints([0], "axis")

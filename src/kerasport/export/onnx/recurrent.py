@@ -24,58 +24,24 @@ Keras to ONNX (ops/recurrent.py is the spec):
 
 from __future__ import annotations
 
-from kerasport.export.onnx.context import TM, ExportContext, emitter
+from kerasport.export.onnx.context import ExportContext, emitter
 from kerasport.export.onnx.conv_lstm_scan import emit_conv_lstm
 from kerasport.export.onnx.recurrent_native import emit_native, mask_value, native, state_input
 from kerasport.export.onnx.recurrent_scan import emit_scan
 from kerasport.ir.graph import Node
-
-_FUSED = "fused"
-def _differs(a: Node, b: Node) -> set[str]:
-    keys = set(a.attrs) | set(b.attrs)
-    return {k for k in keys if a.attrs.get(k) != b.attrs.get(k)}
-
-
-def _backward_partner(ctx: ExportContext, node: Node) -> Node | None:
-    """The backward half of a Bidirectional layer whose forward half is ``node``, if the two
-    fit one ONNX op (same input, mask, units and options; initial states for both or none)."""
-    if node.attrs.get("go_backwards"):
-        return None
-    rows = ctx.graph.constants[node.inputs[2]].shape[0] if ctx.is_const(node.inputs[2]) else -1
-    n_states = 2 if node.op == "LSTM" else 1
-    for other in ctx.graph.nodes:
-        if (other is node or other.op != node.op or other.layer != node.layer
-                or other.inputs[0] != node.inputs[0] or mask_value(other) != mask_value(node)
-                or _differs(node, other) != {"go_backwards"}
-                or not other.attrs.get("go_backwards")
-                or (other.outputs[0], _FUSED) in ctx.where
-                or not ctx.is_const(other.inputs[2])
-                or ctx.graph.constants[other.inputs[2]].shape[0] != rows):
-            continue
-        mine = [state_input(node, k) for k in range(n_states)]
-        theirs = [state_input(other, k) for k in range(n_states)]
-        if [bool(s) for s in mine] != [bool(s) for s in theirs]:
-            continue
-        if all(not s or ctx.is_const(s) or ctx.layouts(s) or (s, TM) in ctx.where
-               for s in theirs):
-            return other
-    return None
 
 
 @emitter("SimpleRNN", "LSTM", "GRU", time_major=True)
 def recurrent(ctx: ExportContext, node: Node) -> None:
     """One native ONNX RNN / LSTM / GRU (bidirectional for the two halves of a
     Bidirectional layer)."""
-    if (node.outputs[0], _FUSED) in ctx.where:
-        return  # emitted with its forward half
+    if node.outputs[0] in ctx.plan.backward_halves:
+        return  # emitted with its forward half (passes.bidirectional_pairs)
     if not native(node):
         emit_scan(ctx, node, mask_value(node), [state_input(node, k) for k in range(2)])
         return
-    partner = _backward_partner(ctx, node)
-    nodes = [node] if partner is None else [node, partner]
-    for n in nodes:
-        ctx.where[(n.outputs[0], _FUSED)] = ""
-    emit_native(ctx, nodes)
+    partner = ctx.plan.partners.get(node.outputs[0])
+    emit_native(ctx, [node] if partner is None else [node, partner])
 
 
 @emitter("ConvLSTM")

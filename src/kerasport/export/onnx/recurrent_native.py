@@ -213,7 +213,7 @@ def _set_sequence(ctx: ExportContext, value: str, y: str, reverse: bool) -> None
     if not reverse:
         ctx.set(value, y, TM)
         return
-    ctx.where[(value, "tm_reversed")] = y
+    ctx.held.input_order[value] = y
     readers = [n for n in ctx.graph.nodes if value in n.inputs]
     if value in ctx.graph.outputs or any(
             n.op != "Reverse" or int(n.attrs.get("axis", 1)) % 3 != 1 for n in readers):

@@ -115,8 +115,8 @@ def reverse(ctx: ExportContext, node: Node) -> None:
     x, out = node.inputs[0], node.outputs[0]
     rank = ctx.rank(x)
     axis = int(node.attrs.get("axis", 1)) % rank
-    if axis == 1 and (x, "tm_reversed") in ctx.where:
-        ctx.set(out, ctx.where[(x, "tm_reversed")], TM)
+    if axis == 1 and x in ctx.held.input_order:
+        ctx.set(out, ctx.held.input_order[x], TM)
         return
     layout = time_major_for(ctx, x, out)
     if layout == CL and CF in ctx.layouts(x) and rank >= 3:
@@ -148,7 +148,7 @@ def fold_time(ctx: ExportContext, node: Node) -> None:
     else:
         shape = ctx.add("Concat", [ctx.ints([-1]), _tail_shape(ctx, src, ctx.shape(x), 2, out)],
                         f"{out}/target", axis=0)
-    ctx.where[(x, "folded")] = layout
+    ctx.held.folded[x] = layout
     ctx.set(out, ctx.add("Reshape", [src, shape], out), CL)
 
 
@@ -157,7 +157,7 @@ def unfold_time(ctx: ExportContext, node: Node) -> None:
     """(N*T, ...) -> (N, T, ...) in the order FoldTime used (time-major if it did)."""
     y, like = node.inputs
     out = node.outputs[0]
-    layout = ctx.where.get((like, "folded"), CL)
+    layout = ctx.held.folded.get(like, CL)
     src = ctx.get(y, CL)
     t = ctx.shape(like)[1]
     rest = list(ctx.shape(y)[1:])

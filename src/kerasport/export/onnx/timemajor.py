@@ -22,7 +22,6 @@ from kerasport.ops import get_op
 
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
-BOOL_TM = "bool_tm"  # where-key of a time-major mask's bool form (read by the recurrent ops)
 
 
 def consumers(ctx: ExportContext, value: str) -> list[Node]:
@@ -51,19 +50,13 @@ def time_major_recurrent(op: str) -> bool:
 
 def wants_time_major(ctx: ExportContext, value: str) -> bool:
     """True if ``value`` reaches a recurrent op (as its sequence or its mask) directly or
-    through ops that follow their input's layout."""
-    for n in consumers(ctx, value):
-        if time_major_recurrent(n.op) and (n.inputs[0] == value or value in n.inputs[
-                mask_index(n.op):]):
-            return True
-        if get_op(n.op).traits.keeps_time_axis and wants_time_major(ctx, n.outputs[0]):
-            return True
-    return False
+    through ops that follow their input's layout (passes.time_major_values)."""
+    return value in ctx.plan.time_major
 
 
 def has_tm(ctx: ExportContext, value: str) -> bool:
     """True if ``value`` is already held time-major."""
-    return (value, TM) in ctx.where
+    return ctx.held.holds(value, TM)
 
 
 def time_major_for(ctx: ExportContext, x: str, out: str, min_rank: int = 2) -> str:
@@ -92,8 +85,8 @@ def nonzero(ctx: ExportContext, x: str, base: str) -> str:
 
 def bool_of(ctx: ExportContext, value: str, layout: str, base: str) -> str:
     """IR ``value`` != 0 as bool in ``layout`` (a mask's cached bool form when there is one)."""
-    if layout == TM and (value, BOOL_TM) in ctx.where:
-        return ctx.where[(value, BOOL_TM)]
+    if layout == TM and value in ctx.held.mask_bools:
+        return ctx.held.mask_bools[value]
     return nonzero(ctx, ctx.get(value, layout), base)
 
 
@@ -108,7 +101,7 @@ def set_mask(ctx: ExportContext, out: str, bools: str, layout: str, to: int = FL
     """Record a 0/1 mask from its bool form; a time-major mask that only recurrent ops read
     stays bool (they need nothing else)."""
     if layout == TM:
-        ctx.where[(out, BOOL_TM)] = bools
+        ctx.held.mask_bools[out] = bools
         if _only_recurrent_masks(ctx, out):
             return
     ctx.set(out, ctx.add("Cast", [bools], out, to=to), layout)
