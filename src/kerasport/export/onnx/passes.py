@@ -60,21 +60,15 @@ def pair_bidirectional(graph: Graph) -> Graph:
     """The graph with each fusable backward half moved right after its forward half, when
     every input of the backward half is made before the forward half."""
     nodes = list(graph.nodes)
-    made_at = {out: i for i, n in enumerate(nodes) for out in n.outputs}
-    taken: set[int] = set()
-    i = 0
-    while i < len(nodes):
-        fw = nodes[i]
+    for i, fw in enumerate(nodes):  # a half moved to i + 1 is never looked at again
+        if fw.op not in _FUSABLE or fw.attrs.get("go_backwards"):
+            continue
+        made_at = {out: k for k, n in enumerate(nodes) for out in n.outputs}
         for j in range(i + 1, len(nodes)):
             bw = nodes[j]
-            if j in taken or not _halves(graph, fw, bw):
-                continue
-            if all(made_at.get(v, -1) < i for v in bw.inputs if v):
-                nodes.insert(i + 1, nodes.pop(j))
-                made_at = {out: k for k, n in enumerate(nodes) for out in n.outputs}
-                taken = {k + 1 if i < k < j else k for k in taken} | {i + 1}
-            break
-        i += 1
+            if _halves(graph, fw, bw) and all(made_at.get(v, -1) < i for v in bw.inputs if v):
+                nodes.insert(i + 1, nodes.pop(j))  # nothing between reads it: it came later
+                break
     return graph if nodes == list(graph.nodes) else replace(graph, nodes=tuple(nodes))
 
 
@@ -84,8 +78,7 @@ def bidirectional_pairs(graph: Graph) -> dict[str, Node]:
     pairs: dict[str, Node] = {}
     nodes = graph.nodes
     for fw, bw in zip(nodes, nodes[1:]):
-        paired = fw.outputs[0] in pairs or any(p is fw for p in pairs.values())
-        if not paired and _halves(graph, fw, bw):
+        if _halves(graph, fw, bw):
             pairs[fw.outputs[0]] = bw
     return pairs
 
