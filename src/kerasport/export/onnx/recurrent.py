@@ -14,12 +14,17 @@ Keras to ONNX (ops/recurrent.py is the spec):
   back only where a batch-major op needs them.
 - go_backwards is direction="reverse". ONNX writes the outputs in input time order, Keras in
   processing order (reversed); the Reverse that Bidirectional puts after it then costs nothing.
-  The forward and backward ops of one Bidirectional layer become one bidirectional op.
+  The forward and backward ops of one Bidirectional layer become one bidirectional op (paired
+  by passes.pair_bidirectional / bidirectional_pairs before the emitters run).
 - Masks, exactly: a masked step carries the state over, so the state only ever sees the
   unmasked steps in order. Each sequence's unmasked steps are moved to its front
   (ScatterElements), the native op runs with sequence_lens = their count, and each step's
   output is gathered back from the compacted outputs (zero before the first unmasked step, or
-  at every masked step with zero_output_for_mask). Any mask, not only right-padding.
+  at every masked step with zero_output_for_mask). Any mask, not only right-padding
+  (mask_compaction.py; which masks, passes.compacted_masks).
+
+The native op itself is built in recurrent_native.py, the Scan form in recurrent_scan.py and
+ConvLSTM's Scan in conv_lstm_scan.py: this module holds the emitters only.
 """
 
 from __future__ import annotations

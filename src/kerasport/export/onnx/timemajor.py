@@ -3,8 +3,9 @@
 ONNX Runtime runs recurrent ops time-major only, so a sequence that feeds one is held
 time-major (``TM`` in context.py: (N, T, ...) as (T, N, ...)) from where it is made: Embedding
 gathers with transposed token ids, masks are computed time-major, and TimeDistributed folds
-time-major when its input already is. A batch-major op that meets such a value gets one
-Transpose (context.get).
+time-major when its input already is. Which values those are is decided once, before the
+emitters run (passes.time_major_values, read here through ``ctx.plan``). A batch-major op
+that meets such a value gets one Transpose (context.get).
 
 Masks are float32 0/1 tensors (N, T), as in ops/mask.py; one that only recurrent ops read
 stays bool.
