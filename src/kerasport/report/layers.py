@@ -149,8 +149,8 @@ def from_graph(graph: Graph) -> LayerGraph:
         if layer is None:
             layer = index[name] = Layer(name, node.op, probe=found.get(name, node.outputs[-1]))
             layers.append(layer)
-        else:
-            layer.kind = layer.kind if layer.kind == node.op else "ops"
+        elif node.op not in layer.ops:
+            layer.kind += "+" + node.op
         layer.ops.append(node.op)
         for value in node.inputs:
             if value in graph.constants:
