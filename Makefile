@@ -66,6 +66,7 @@ docs: $(VENV)/.core
 	$(PY) scripts/gen_edge_doc.py --render
 	$(PY) benchmarks/markdown.py
 	$(PY) benchmarks/onnx_vs_keras.py --render
+	$(PY) scripts/gen_report_screenshot.py
 
 docs-check: $(VENV)/.core
 	@for g in $(DOC_GENERATORS); do $(PY) $$g --check || exit 1; done
