@@ -28,6 +28,7 @@ demo: $(VENV)/.core
 lint: $(VENV)/.test
 	$(PY) -m ruff check src tests examples scripts benchmarks
 	$(VENV)/bin/lint-imports
+	$(PY) scripts/check_sizes.py
 
 # the fast tier: IR-level tests (tests/unit: kernels, shape rules, generated code and ONNX
 # Runtime per op) and lint, in a venv with the core and the onnx extra only (no TensorFlow)
@@ -41,6 +42,7 @@ $(FAST_VENV)/.fast: pyproject.toml
 test-fast: $(FAST_VENV)/.fast
 	$(FAST_VENV)/bin/python -m ruff check src tests examples scripts benchmarks
 	$(FAST_VENV)/bin/lint-imports
+	$(FAST_VENV)/bin/python scripts/check_sizes.py
 	$(FAST_VENV)/bin/python -m pytest -q tests/unit -p no:cacheprovider
 
 test: $(VENV)/.test lint
@@ -67,6 +69,7 @@ docs: $(VENV)/.core
 	$(PY) benchmarks/onnx_vs_keras.py --render
 	$(PY) scripts/onnx_backend.py --render
 	$(PY) benchmarks/onnx_reader.py --render
+	$(PY) scripts/gen_report_screenshot.py
 
 docs-check: $(VENV)/.core
 	@for g in $(DOC_GENERATORS); do $(PY) $$g --check || exit 1; done

@@ -9,8 +9,8 @@ from typing import Any
 from kerasport.errors import KerasportError
 
 # converter modules, one per ONNX op family (named like kerasport/ops)
-FAMILIES = ("activations", "conv", "elementwise", "linalg", "norm", "pool", "recurrent",
-            "resize", "shape")
+FAMILIES = ("activations", "conv", "elementwise", "indexing", "linalg", "norm", "pool",
+            "recurrent", "resize", "shape")
 
 Converter = Callable[[Any, Any, dict[str, Any]], None]
 _CONVERTERS: dict[str, Converter] = {}
