@@ -145,3 +145,15 @@ def test_hostile_sizes_are_refused_before_allocating(tmp_path):
     msg = _refused(_save(model, tmp_path / "fill.onnx"), tmp_path, "fill",
                    UnsupportedLayerError)
     assert "corrupt or hostile" in msg
+
+
+def test_hostile_resize_of_a_constant_is_refused(tmp_path):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 2, 2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    inits = [numpy_helper.from_array(np.ones((1, 1, 2, 2), np.float32), "small"),
+             numpy_helper.from_array(np.array([1, 1, 1e6, 1e6], np.float32), "scales")]
+    nodes = [helper.make_node("Resize", ["small", "", "scales"], ["big"], name="grow"),
+             helper.make_node("Add", ["x", "big"], ["y"])]
+    path = _save(_model(nodes, [x], [y], inits), tmp_path / "grow.onnx")
+    msg = _refused(path, tmp_path, "grow", UnsupportedLayerError)
+    assert "corrupt or hostile" in msg

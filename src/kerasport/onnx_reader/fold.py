@@ -44,25 +44,40 @@ def can_fold(node: Any, ctx: ReadContext) -> bool:
     return all(ctx.is_const(n) for n in node.input)
 
 
+def _inferred_size(model: Any) -> int:
+    """Elements of the largest output ONNX's shape inference (with the constants' values)
+    predicts; 0 when it cannot tell."""
+    onnx = onnx_module()
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except Exception:  # inference gives up on some ops: the manual bounds still apply
+        return 0
+    largest = 0
+    for vi in inferred.graph.output:
+        dims = vi.type.tensor_type.shape.dim
+        if vi.type.tensor_type.HasField("shape") and all(d.HasField("dim_value") for d in dims):
+            largest = max(largest, math.prod(d.dim_value for d in dims))
+    return largest
+
+
 def fold(node: Any, ctx: ReadContext) -> None:
-    """Compute the node's outputs now and record them as constants."""
-    size = _declared_size(node, ctx)
-    if size > FOLD_MAX_ELEMENTS or size < 0:
-        raise Unsupported(f"would make a constant of {size} elements (over "
-                          f"{FOLD_MAX_ELEMENTS}); the model is corrupt or hostile")
+    """Compute the node's outputs now and record them as constants (refused when the result
+    would exceed FOLD_MAX_ELEMENTS, judged before anything is computed)."""
     onnx = onnx_module()
     from onnx.reference import ReferenceEvaluator
 
-    helper = onnx.helper
-    names = [n for n in node.input if n]
-    feeds = {n: ctx.tensor(n).const for n in names}
-    inputs = [helper.make_tensor_value_info(
-        n, helper.np_dtype_to_tensor_dtype(np.asarray(feeds[n]).dtype), None) for n in names]
-    outputs = [helper.make_tensor_value_info(o, 0, None) for o in node.output if o]
-    graph = helper.make_graph([node], "fold", inputs, outputs)
+    helper, numpy_helper = onnx.helper, onnx.numpy_helper
+    names = [n for n in dict.fromkeys(node.input) if n]
+    inits = [numpy_helper.from_array(np.asarray(ctx.tensor(n).const), n) for n in names]
+    outputs = [helper.make_empty_tensor_value_info(o) for o in node.output if o]
+    graph = helper.make_graph([node], "fold", [], outputs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ctx.opset)])
+    size = max(_declared_size(node, ctx), _inferred_size(model))
+    if size > FOLD_MAX_ELEMENTS or size < 0:
+        raise Unsupported(f"would make a constant of {size} elements (over "
+                          f"{FOLD_MAX_ELEMENTS}); the model is corrupt or hostile")
     try:
-        results = ReferenceEvaluator(model).run(None, feeds)
+        results = ReferenceEvaluator(model).run(None, {})
     except Exception as exc:  # the reference raises many types for bad constants
         raise Unsupported(f"folding it failed ({type(exc).__name__}: {str(exc)[:200]})") from exc
     for name, value in zip([o for o in node.output if o], results):
