@@ -58,7 +58,8 @@ fuzz-replay: $(VENV)/.test
 # every generated page, from the code (layers) or from saved results (zoo, edge, benchmarks):
 # nothing is measured here; rerun the generators without --render to measure again
 DOC_GENERATORS := scripts/gen_layers_doc.py scripts/gen_zoo_doc.py scripts/gen_edge_doc.py \
-	benchmarks/markdown.py benchmarks/onnx_vs_keras.py
+	benchmarks/markdown.py benchmarks/onnx_vs_keras.py scripts/onnx_backend.py \
+	benchmarks/onnx_reader.py
 
 docs: $(VENV)/.core
 	$(PY) scripts/gen_layers_doc.py
@@ -66,6 +67,8 @@ docs: $(VENV)/.core
 	$(PY) scripts/gen_edge_doc.py --render
 	$(PY) benchmarks/markdown.py
 	$(PY) benchmarks/onnx_vs_keras.py --render
+	$(PY) scripts/onnx_backend.py --render
+	$(PY) benchmarks/onnx_reader.py --render
 	$(PY) scripts/gen_report_screenshot.py
 
 docs-check: $(VENV)/.core

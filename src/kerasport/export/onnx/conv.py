@@ -87,3 +87,17 @@ def conv_transpose(ctx: ExportContext, node: Node) -> None:
     ctx.set(node.outputs[0], y, CF)
 
 
+
+
+@emitter("SpatialPad")
+def spatial_pad(ctx: ExportContext, node: Node) -> None:
+    """Pad of the spatial axes, in whichever layout the input is held (channels-first when it
+    is, like the convolution after it)."""
+    x = node.inputs[0]
+    layout = CF if CF in ctx.layouts(x) and ctx.rank(x) >= 3 else CL
+    margins = [tuple(m) for m in node.attrs.get("margins", [])]
+    pairs = [(0, 0), (0, 0), *margins] if layout == CF else [(0, 0), *margins, (0, 0)]
+    pads = ctx.ints([p[0] for p in pairs] + [p[1] for p in pairs], "pads")
+    value = ctx.const(np.asarray(node.attrs.get("value", 0.0), np.float32), "pad_value")
+    ctx.set(node.outputs[0], ctx.add("Pad", [ctx.get(x, layout), pads, value], node.outputs[0],
+                                     mode="constant"), layout)

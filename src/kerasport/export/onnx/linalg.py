@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from kerasport.errors import KerasportError
 from kerasport.export.onnx.context import CF, CL, ExportContext, emitter, to_cl
 from kerasport.ir.graph import Node
 
@@ -123,3 +124,24 @@ def _as_matmul(ctx: ExportContext, node: Node,
     if k < 1 or ws[:k] != xs[len(xs) - k:] or y != xs[:len(xs) - k] + ws[k:]:
         return None
     return len(xs) - k, int(np.prod(w.shape[:k])), tuple(int(d) for d in w.shape[k:])
+
+
+@emitter("CumSum")
+def cum_sum(ctx: ExportContext, node: Node) -> None:
+    """CumSum(x, axis) with exclusive and reverse, channels-last."""
+    a = node.attrs
+    axis = ctx.const(np.asarray(int(a.get("axis", 0)), np.int64), "axis")
+    y = ctx.add("CumSum", [ctx.get(node.inputs[0], CL), axis], node.outputs[0],
+                exclusive=int(bool(a.get("exclusive"))), reverse=int(bool(a.get("reverse"))))
+    ctx.set(node.outputs[0], y, CL)
+
+
+@emitter("Trilu")
+def trilu(ctx: ExportContext, node: Node) -> None:
+    """Trilu (opset 14) with k as an input."""
+    if ctx.opset < 14:
+        raise KerasportError("Trilu needs opset 14 or newer (--opset 14)")
+    k = ctx.const(np.asarray(int(node.attrs.get("k", 0)), np.int64), "k")
+    y = ctx.add("Trilu", [ctx.get(node.inputs[0], CL), k], node.outputs[0],
+                upper=int(bool(node.attrs.get("upper", True))))
+    ctx.set(node.outputs[0], y, CL)

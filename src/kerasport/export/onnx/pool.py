@@ -41,3 +41,14 @@ def reduce(ctx: ExportContext, node: Node) -> None:
         return
     y = ctx.reduce(op, ctx.get(x, CL), axes, keep, node.outputs[0])
     ctx.set(node.outputs[0], y, CL)
+
+
+@emitter("Arg")
+def arg(ctx: ExportContext, node: Node) -> None:
+    """ArgMax / ArgMin(axis, keepdims, select_last_index) of the channels-last tensor."""
+    a = node.attrs
+    op = "ArgMax" if a.get("mode", "max") == "max" else "ArgMin"
+    y = ctx.add(op, [ctx.get(node.inputs[0], CL)], node.outputs[0], axis=int(a.get("axis", 0)),
+                keepdims=int(bool(a.get("keepdims", True))),
+                select_last_index=int(bool(a.get("last", False))))
+    ctx.set(node.outputs[0], y, CL)

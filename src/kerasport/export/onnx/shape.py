@@ -182,3 +182,38 @@ def expand_dims(ctx: ExportContext, node: Node) -> None:
     axis = int(node.attrs.get("axis", -1)) % (ctx.rank(x) + 1)
     y = ctx.add("Unsqueeze", [ctx.get(x, CL), ctx.ints([axis], f"{out}/axes")], out)
     ctx.set(out, y, CL)
+
+
+@emitter("Slice")
+def slice_(ctx: ExportContext, node: Node) -> None:
+    """Slice with starts/ends/axes/steps as int64 inputs (channels-last axes)."""
+    a = node.attrs
+    big = [min(max(int(v), -INT64_MAX), INT64_MAX) for v in a.get("ends", [0])]
+    ins = [ctx.get(node.inputs[0], CL), ctx.ints(list(a.get("starts", [0])), "starts"),
+           ctx.ints(big, "ends"), ctx.ints(list(a.get("axes", [0])), "axes"),
+           ctx.ints(list(a.get("steps", [1])), "steps")]
+    ctx.set(node.outputs[0], ctx.add("Slice", ins, node.outputs[0]), CL)
+
+
+@emitter("Take")
+def take(ctx: ExportContext, node: Node) -> None:
+    """Gather(axis) of the channels-last tensor."""
+    x, idx = node.inputs
+    ctx.set(node.outputs[0], ctx.add("Gather", [ctx.get(x, CL), ctx.get(idx, CL)],
+                                     node.outputs[0], axis=int(node.attrs.get("axis", 0))), CL)
+
+
+@emitter("Tile")
+def tile(ctx: ExportContext, node: Node) -> None:
+    """Tile with the repeats as an int64 input."""
+    reps = ctx.ints(list(node.attrs.get("repeats", [1])), "repeats")
+    ctx.set(node.outputs[0], ctx.add("Tile", [ctx.get(node.inputs[0], CL), reps],
+                                     node.outputs[0]), CL)
+
+
+@emitter("TakeAlong")
+def take_along(ctx: ExportContext, node: Node) -> None:
+    """GatherElements(axis) of the channels-last tensors."""
+    x, idx = node.inputs
+    ctx.set(node.outputs[0], ctx.add("GatherElements", [ctx.get(x, CL), ctx.get(idx, CL)],
+                                     node.outputs[0], axis=int(node.attrs.get("axis", 0))), CL)
