@@ -20,6 +20,8 @@ $(VENV)/.core: pyproject.toml
 
 $(VENV)/.test: $(VENV)/.core pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
+	# tf2onnx pins an old protobuf that would downgrade TensorFlow's: installed without its pins
+	$(PY) -m pip install --quiet --no-deps tf2onnx
 	touch $@
 
 demo: $(VENV)/.core
