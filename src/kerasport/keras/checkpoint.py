@@ -23,6 +23,10 @@ from kerasport.keras.weights import Weights, WeightSource
 
 _LAYER_CHILD = re.compile(r"layer-(\d+)$")
 MAX_DEPTH = 64
+# what a Keras SavedModel adds to each layer's object besides its attributes: lists of the
+# same variables, and the restore machinery
+_SAVED_LISTS = {"variables", "trainable_variables", "non_trainable_variables",
+                "regularization_losses", "keras_api", "_default_save_signature", "signatures"}
 
 
 def _children(graph: Any, node: int) -> list[tuple[str, int]]:
@@ -33,20 +37,35 @@ def _children(graph: Any, node: int) -> list[tuple[str, int]]:
 
 def variables_below(graph: Any, node: int) -> list[tuple[str, str, str]]:
     """(path below ``node``, variable full name, checkpoint key) of every variable under
-    ``node``, depth first in the order the objects list their children; each object once."""
-    out: list[tuple[str, str, str]] = []
+    ``node``: in the order of the layer's ``variables`` list when a SavedModel stored it
+    (Keras' own weight order), else depth first in the order the objects list their children
+    (creation order); each object once, named by its attribute path."""
+    found = _walk(graph, node)
+    listed = dict(_children(graph, node)).get("variables")
+    if listed is None:
+        return [v for _, v in found]
+    by_node = dict(found)
+    order = [child for _, child in _children(graph, listed)]
+    if sorted(order) != sorted(by_node):
+        return [v for _, v in found]
+    return [by_node[child] for child in order]
+
+
+def _walk(graph: Any, node: int) -> list[tuple[int, tuple[str, str, str]]]:
+    out: list[tuple[int, tuple[str, str, str]]] = []
     seen = {node}
     stack: list[tuple[int, str, int]] = [(node, "", 0)]
     while stack:
         current, prefix, depth = stack.pop()
         for attr in graph.nodes[current].attributes:
             if attr.name == "VARIABLE_VALUE":
-                out.append((prefix.rstrip("/"), attr.full_name, attr.checkpoint_key))
+                out.append((current, (prefix.rstrip("/"), attr.full_name,
+                                      attr.checkpoint_key)))
         if depth >= MAX_DEPTH:
             continue
         todo = []
         for name, child in _children(graph, current):
-            if child in seen:
+            if child in seen or name in _SAVED_LISTS:
                 continue
             seen.add(child)
             todo.append((child, f"{prefix}{name}/", depth + 1))

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from kerasport.errors import ModelFileError, WeightsError
+from kerasport.errors import ModelFileError
 from kerasport.keras.weights import Weights, WeightSource
 
 MAX_WEIGHTS = 1_000_000
@@ -145,10 +145,8 @@ class NamedWeights:
         return NamedWeights(inner or self.entries, scoped=True)
 
     def wrapped(self, name: str, layers: list[tuple[str, str]]) -> WeightSource:
-        selected = self._select(name)
-        if not selected:
-            raise WeightsError(f"no weights stored for the model wrapped by '{name}'")
-        return NamedWeights(selected, scoped=True)
+        # tf_keras names the wrapped model's variables after its own layers only
+        return NamedWeights(self._select(name) or self.entries, scoped=True)
 
     def assets(self, name: str) -> dict[str, bytes]:
         return {}
