@@ -41,13 +41,13 @@ def _read_json(path: str) -> Any:
 
 
 def is_json(path: str) -> bool:
-    """Whether ``path`` is a file starting (after white space) with ``{``."""
+    """Whether ``path`` is a file starting (after white space) with ``{`` or ``[``."""
     try:
         with open(path, "rb") as f:
             head = f.read(256).lstrip()
     except OSError:
         return False
-    return head.startswith(b"{")
+    return head.startswith((b"{", b"["))
 
 
 def _not_keras(path: str, doc: Any) -> ModelFileError:
