@@ -16,6 +16,7 @@ from kerasport._zip import open_archive, read_entry
 from kerasport.errors import KerasportError, ModelFileError, UnsupportedLayerError
 from kerasport.keras.config import ModelSpec, parse_model
 from kerasport.keras.h5safe import H5_ERRORS, open_h5, text_attr
+from kerasport.keras.repair import repair_weight_paths
 from kerasport.keras.weights import H5Weights, KerasV3Weights, WeightSource
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -150,6 +151,7 @@ def read_keras_archive(path: str) -> KerasFile:
     spec = parse_model(config, major)
     h5 = open_h5(io.BytesIO(weights_bytes), f"{path} (model.weights.h5)",
                  os.path.getsize(path))
+    h5 = repair_weight_paths(h5, path)
     top = [(layer_name, cls) for layer_name, cls in spec.weight_layers]
     return KerasFile(path, "keras", version, spec, KerasV3Weights(h5, top, major, assets), h5)
 

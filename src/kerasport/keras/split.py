@@ -21,6 +21,7 @@ from kerasport.keras.checkpoint import CheckpointWeights, model_layers
 from kerasport.keras.config import MODEL_CLASSES, ModelSpec, parse_model
 from kerasport.keras.files import KerasFile, _json, _major, guarded, read_keras_file, sniff
 from kerasport.keras.h5safe import open_h5
+from kerasport.keras.repair import repair_weight_paths
 from kerasport.keras.tensorbundle import TensorBundle, checkpoint_prefix, is_checkpoint
 from kerasport.keras.tfjs import NamedWeights, is_tfjs, read_manifest, topology
 from kerasport.keras.weights import H5Weights, KerasV3Weights, WeightSource
@@ -117,9 +118,10 @@ def _weights(path: str, spec: ModelSpec, major: int) -> tuple[WeightSource, Any]
                 raise ModelFileError(f"{path}: a zip archive without model.weights.h5")
             data = read_entry(zf, "model.weights.h5", path)
         h5 = open_h5(io.BytesIO(data), f"{path} (model.weights.h5)", os.path.getsize(path))
+        h5 = repair_weight_paths(h5, path)
         return KerasV3Weights(h5, spec.weight_layers, major), h5
     if kind == "hdf5":
-        h5 = open_h5(path, path)
+        h5 = repair_weight_paths(open_h5(path, path), path)
         try:
             return _h5_weights(h5, spec, major, path), h5
         except BaseException:
