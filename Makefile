@@ -18,8 +18,11 @@ $(VENV)/.core: pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
+# TF.js reader tests write models with tensorflowjs' converter; its pinned dependencies (jax,
+# TF-DF, TF-Hub) are not needed for Keras models, so it is installed without them
 $(VENV)/.test: $(VENV)/.core pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet --no-deps "tensorflowjs>=4"
 	touch $@
 
 demo: $(VENV)/.core
