@@ -210,3 +210,50 @@ def test_cli_weights_file(saved, tmp_path, capsys):
 def test_errors_are_kerasport_errors():
     assert issubclass(WeightsError, ModelFileError)
     assert issubclass(MissingExtraError, KerasportError)
+
+
+def _mutants(data: bytes, count: int, seed: int):
+    """Byte-level mutants: flipped bytes, truncations, inserted and deleted runs."""
+    import random
+
+    rng = random.Random(seed)
+    for _ in range(count):
+        buf = bytearray(data)
+        kind = rng.randrange(4)
+        pos = rng.randrange(len(buf))
+        if kind == 0:
+            for _ in range(rng.randint(1, 4)):
+                buf[rng.randrange(len(buf))] = rng.randrange(256)
+        elif kind == 1:
+            del buf[pos:]
+        elif kind == 2:
+            buf[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
+        else:
+            del buf[pos:pos + rng.randint(1, 16)]
+        yield bytes(buf)
+
+
+@pytest.mark.parametrize("target", ["index", "metadata", "manifest"])
+def test_mutated_files_fail_cleanly(saved, tmp_path, target):
+    """Random damage to a checkpoint index, a keras_metadata.pb or a TF.js model.json: each
+    load either works or raises a kerasport error (never another exception)."""
+    arch, weights = None, None
+    if target == "index":
+        arch, weights = saved["json+ckpt"]
+        victim = _copy(weights, tmp_path / "ck")
+        path, weights = arch, str(victim)
+    elif target == "metadata":
+        path = _copy(saved["savedmodel"][0], tmp_path / "sm")
+        victim = path / "keras_metadata.pb"
+    else:
+        victim = path = _copy(saved["tfjs"][0], tmp_path / "js")
+    original = victim.read_bytes()
+    outcomes = {"ok": 0, "refused": 0}
+    for data in _mutants(original, 150, seed=len(target)):
+        victim.write_bytes(data)
+        try:
+            kerasport.load(path, weights=weights)
+            outcomes["ok"] += 1
+        except KerasportError:
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 0, outcomes
