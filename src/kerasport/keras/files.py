@@ -16,6 +16,7 @@ from kerasport._zip import open_archive, read_entry
 from kerasport.errors import KerasportError, ModelFileError, UnsupportedLayerError
 from kerasport.keras.config import ModelSpec, parse_model
 from kerasport.keras.h5safe import H5_ERRORS, open_h5, text_attr
+from kerasport.keras.keras1 import Keras1Weights, conv1d_layers
 from kerasport.keras.repair import repair_weight_paths
 from kerasport.keras.weights import H5Weights, KerasV3Weights, WeightSource
 
@@ -180,7 +181,10 @@ def read_h5_model(path: str) -> KerasFile:
     except BaseException:
         h5.close()
         raise
-    return KerasFile(path, "h5", version, spec, H5Weights(group), h5)
+    weights: WeightSource = H5Weights(group)
+    if _major(version) <= 1:
+        weights = Keras1Weights(weights, conv1d_layers(config))
+    return KerasFile(path, "h5", version, spec, weights, h5)
 
 
 def read_keras_file(path: str) -> KerasFile:

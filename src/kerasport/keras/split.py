@@ -21,6 +21,7 @@ from kerasport.keras.checkpoint import CheckpointWeights, model_layers
 from kerasport.keras.config import MODEL_CLASSES, ModelSpec, parse_model
 from kerasport.keras.files import KerasFile, _json, _major, guarded, read_keras_file, sniff
 from kerasport.keras.h5safe import open_h5
+from kerasport.keras.keras1 import Keras1Weights
 from kerasport.keras.repair import repair_weight_paths
 from kerasport.keras.tensorbundle import TensorBundle, checkpoint_prefix, is_checkpoint
 from kerasport.keras.tfjs import NamedWeights, is_tfjs, read_manifest, topology
@@ -140,6 +141,9 @@ def read_split(path: str, weights: str) -> KerasFile:
     spec, version = _architecture(path)
     with guarded(weights):
         source, handle = _weights(weights, spec, _major(version))
+    if _major(version) <= 1:
+        source = Keras1Weights(source, {layer.name for layer in spec.layers
+                                        if layer.class_name == "Conv1D"})
     kf = KerasFile(path, "json" if is_json(path) else "split", version, spec, source, handle)
     return kf
 
