@@ -20,10 +20,20 @@ import test_attention
 import test_layers
 import test_recurrent
 import test_structures
-from keras_models import ERRORS, TOL, keras_module, keras_outputs, max_error, random_inputs
+from keras_models import (
+    ERRORS,
+    TOL,
+    check_onnx,
+    check_standalone,
+    keras_module,
+    keras_outputs,
+    max_error,
+    random_inputs,
+)
 from keras_models import randomize as randomize_weights
 
 import kerasport
+from kerasport.errors import InputError
 from kerasport.model import as_list
 
 CASES = {
@@ -128,6 +138,27 @@ def test_reading_needs_no_tensorflow(tmp_path_factory, tmp_path):
     for i in range(len(sources)):
         err = max_error([np.load(tmp_path / f"y{i}.npy")], saved["want"])
         assert err <= TOL, (sources[i], err)
+
+
+@pytest.mark.parametrize("form", ["savedmodel", "json+ckpt", "tfjs"])
+def test_every_target(form, tmp_path_factory, tmp_path):
+    """Bundle (verified), standalone Python (numpy only) and ONNX (ONNX Runtime) from a model
+    read in each TF-only form; TFLite is refused before anything is written."""
+    saved = _saved("nested_functional", "k2", tmp_path_factory)
+    path, weights = _form(saved, form, "k2")
+    m = kerasport.load(path, weights=weights)
+    inputs, want = saved["inputs"], saved["want"]
+    got = as_list(m.predict(inputs if len(inputs) > 1 else inputs[0]))
+    assert max_error(got, want) <= TOL
+    bundle = kerasport.convert(path, str(tmp_path / "m.npz"), weights_file=weights)
+    assert bundle.error is not None and bundle.error <= 1e-6
+    again = as_list(kerasport.load(bundle.output).predict(inputs if len(inputs) > 1 else inputs[0]))
+    assert max_error(again, want) <= TOL
+    check_standalone(m, inputs, got, tmp_path)
+    check_onnx(m, inputs, got)
+    with pytest.raises(InputError, match="TFLite"):
+        kerasport.convert(path, str(tmp_path / "m.tflite"), to="tflite", weights_file=weights)
+    assert not (tmp_path / "m.tflite").exists()
 
 
 @pytest.mark.slow

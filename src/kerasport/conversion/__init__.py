@@ -7,6 +7,7 @@ run it — load, write beside the target, check, rename, report.
 
 from __future__ import annotations
 
+import os
 import time
 
 from kerasport.conversion.options import (
@@ -17,6 +18,7 @@ from kerasport.conversion.options import (
     ConvertOptions,
     default_output,
 )
+from kerasport.errors import InputError
 
 __all__ = ["QUANTIZE_MODES", "TARGETS", "WEIGHT_MODES", "ConversionResult", "ConvertOptions",
            "convert", "convert_with", "default_output"]
@@ -53,11 +55,24 @@ def convert(source: str, output: str | None = None, *, to: str = "bundle",
     return convert_with(source, output, options)
 
 
+def _tflite_needs_a_model_file(source: str, options: ConvertOptions) -> None:
+    from kerasport.keras.split import is_json
+
+    if options.weights_file or os.path.isdir(source) or (os.path.isfile(source)
+                                                         and is_json(source)):
+        raise InputError(f"{source}: TFLite export hands the original .keras/.h5 file to "
+                         "TensorFlow's converter, and this model is stored in another form "
+                         "(SavedModel, JSON + weights, TF.js); convert it --to onnx, or save "
+                         "it as .keras with Keras and convert that")
+
+
 def convert_with(source: str, output: str | None, options: ConvertOptions) -> ConversionResult:
     """``convert`` with its options already gathered in a ``ConvertOptions``."""
     from kerasport.api import load
 
     out = default_output(source, options.to, output)
+    if options.to in ("tflite", "edgetpu"):
+        _tflite_needs_a_model_file(source, options)
     start = time.perf_counter()
     model = load(source, weights=options.weights_file)
     if options.to == "python":
