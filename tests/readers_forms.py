@@ -32,6 +32,29 @@ def savedmodel(model: Any, d: Path) -> tuple[str, str | None]:
     return str(d / "sm"), None
 
 
+def as_tf24_savedmodel(source: str, d: Path) -> tuple[str, str | None]:
+    """A copy of a SavedModel laid out as TF 2.0-2.4 wrote it: the Keras metadata of each
+    object inside saved_model.pb (SavedUserObject.metadata), no keras_metadata.pb. Written
+    with TensorFlow's and tf_keras' own protobuf classes."""
+    import shutil
+
+    from tensorflow.core.protobuf import saved_model_pb2
+    from tf_keras.protobuf import saved_metadata_pb2
+
+    target = d / "sm24"
+    shutil.copytree(source, target)
+    meta = saved_metadata_pb2.SavedMetadata()
+    meta.ParseFromString((target / "keras_metadata.pb").read_bytes())
+    saved = saved_model_pb2.SavedModel()
+    saved.ParseFromString((target / "saved_model.pb").read_bytes())
+    nodes = saved.meta_graphs[0].object_graph_def.nodes
+    for entry in meta.nodes:
+        nodes[entry.node_id].user_object.metadata = entry.metadata
+    (target / "saved_model.pb").write_bytes(saved.SerializeToString())
+    (target / "keras_metadata.pb").unlink()
+    return str(target), None
+
+
 def json_ckpt(model: Any, d: Path) -> tuple[str, str | None]:
     """``to_json()`` + tf_keras ``save_weights(prefix)`` (a TF-format checkpoint)."""
     (d / "model.json").write_text(model.to_json())

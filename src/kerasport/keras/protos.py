@@ -44,9 +44,11 @@ MESSAGES: dict[str, list[tuple[str, int, str, bool]]] = {
     "KerasSavedObject": [("node_id", 2, "int32", False), ("node_path", 3, "string", False),
                          ("identifier", 4, "string", False), ("metadata", 5, "string", False)],
     "SavedMetadata": [("nodes", 1, "KerasSavedObject", True)],
-    # saved_model.proto: only what tells a Keras model saved without its metadata
-    "SavedUserObject": [("identifier", 1, "string", False)],
-    "SavedObject": [("user_object", 4, "SavedUserObject", False)],
+    # saved_model.proto: what tells a Keras model saved without keras_metadata.pb, and the
+    # Keras metadata TF 2.0-2.4 kept in each object instead
+    "SavedUserObject": [("identifier", 1, "string", False), ("metadata", 3, "string", False)],
+    "SavedObject": [("children", 1, "ObjectReference", True),
+                    ("user_object", 4, "SavedUserObject", False)],
     "SavedObjectGraph": [("nodes", 1, "SavedObject", True)],
     "MetaGraphDef": [("object_graph_def", 7, "SavedObjectGraph", False)],
     "SavedModel": [("meta_graphs", 2, "MetaGraphDef", True)],
