@@ -19,6 +19,7 @@ import numpy as np
 
 from kerasport.errors import WeightsError
 from kerasport.keras.tensorbundle import TensorBundle
+from kerasport.keras.tfjs import owner
 from kerasport.keras.weights import Weights, WeightSource
 
 _LAYER_CHILD = re.compile(r"layer-(\d+)$")
@@ -94,10 +95,11 @@ class CheckpointWeights:
         numbered = sorted((int(m.group(1)), child) for local, child in self.children.items()
                           if (m := _LAYER_CHILD.match(local)))
         by_owner: dict[str, int] = {}
+        known = set(names)
         for _, child in numbered:
-            owners = {full.split("/")[0] for _, full, _ in variables_below(self.graph, child)}
-            if len(owners) == 1:
-                by_owner.setdefault(owners.pop(), child)
+            owners = {owner(full, known) for _, full, _ in variables_below(self.graph, child)}
+            if len(owners) == 1 and None not in owners:
+                by_owner.setdefault(str(owners.pop()), child)
         for name in names:
             if name not in found and name in by_owner:
                 found[name] = by_owner[name]

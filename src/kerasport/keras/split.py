@@ -84,7 +84,9 @@ def read_json_model(path: str) -> KerasFile:
                                  "give the weights too: kerasport.load(path, weights=...) or "
                                  "--weights-file")
         spec, version = json_spec(path, doc)
-        return KerasFile(path, "tfjs", version, spec, NamedWeights(read_manifest(doc, path)))
+        names = {layer.name for layer in spec.layers}
+        return KerasFile(path, "tfjs", version, spec,
+                         NamedWeights(read_manifest(doc, path), layers=names))
 
 
 def _architecture(path: str) -> tuple[ModelSpec, str]:

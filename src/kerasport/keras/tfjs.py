@@ -120,16 +120,31 @@ def read_manifest(doc: dict[str, Any], path: str) -> list[tuple[str, np.ndarray]
         raise ModelFileError(f"{path}: cannot read a weight shard ({exc})") from exc
 
 
+def owner(variable: str, layers: set[str]) -> str | None:
+    """The layer a variable name belongs to: the longest layer name it starts with (names may
+    hold "/": MobileNetV3's ``Conv/BatchNorm``), or None."""
+    parts = variable.split("/")
+    for i in range(len(parts) - 1, 0, -1):
+        if "/".join(parts[:i]) in layers:
+            return "/".join(parts[:i])
+    return None
+
+
 class NamedWeights:
     """Weights known only by their variable names (``dense/kernel``, ``bidirectional/
     forward_lstm/lstm_cell/bias``), as TF.js manifests store them: a layer's weights are those
-    whose first name component is the layer's name, in stored order."""
+    whose name starts with the layer's name (the longest such of ``layers``), in stored
+    order."""
 
-    def __init__(self, entries: list[tuple[str, np.ndarray]], scoped: bool = False):
+    def __init__(self, entries: list[tuple[str, np.ndarray]], scoped: bool = False,
+                 layers: set[str] | None = None):
         self.entries = entries
         self.scoped = scoped  # inside a nested model: the name may be anywhere in the path
+        self.layers = layers or set()
 
     def _select(self, name: str) -> list[tuple[str, np.ndarray]]:
+        if self.layers and not self.scoped:
+            return [(n, a) for n, a in self.entries if owner(n, self.layers) == name]
         first = [(n, a) for n, a in self.entries if n.split("/")[0] == name]
         if first or not self.scoped:
             return first
