@@ -160,8 +160,9 @@ def read_keras_archive(path: str) -> KerasFile:
 def _no_config(h5: Any, path: str) -> ModelFileError:
     if "layer_names" in h5.attrs or "layers" in h5 or "vars" in h5:
         what = ("this HDF5 file holds weights only (from save_weights): it has no model "
-                "config; save the whole model with model.save(), or give the architecture "
-                "too")
+                "config; give the architecture with it: kerasport.load(ARCHITECTURE, "
+                "weights=this file) or `--weights-file` (ARCHITECTURE: a model.to_json() "
+                "file or a .keras/.h5 model), or save the whole model with model.save()")
     else:
         what = "this HDF5 file has no model config: it is not a Keras model file"
     return ModelFileError(f"{path}: {what}")
