@@ -71,10 +71,9 @@ def _read_inputs(path: str) -> list[np.ndarray] | dict[str, np.ndarray]:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Run a model on inputs from .npy/.npz and write the outputs."""
-    import kerasport
     from kerasport.model import as_list
 
-    model = kerasport.load(args.model, weights=args.weights_file)
+    model = _load(args)
     inputs = _read_inputs(args.input)
     if isinstance(inputs, dict):
         names = model.input_names
@@ -120,12 +119,20 @@ def _unique(names: Sequence[str]) -> list[str]:
     return out
 
 
+def _load(args: argparse.Namespace):
+    """``kerasport.load`` of the command's model (with its --weights-file when given)."""
+    import kerasport
+
+    if args.weights_file is None:
+        return kerasport.load(args.model)
+    return kerasport.load(args.model, weights=args.weights_file)
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     """Re-run the reference recorded in a bundle; exit 1 on drift."""
-    import kerasport
     from kerasport.errors import VerificationError
 
-    model = kerasport.load(args.model, weights=args.weights_file)
+    model = _load(args)
     if model.reference is None:
         model.reference = model.make_reference()
         print("no recorded reference (not a bundle): checked that the model runs")

@@ -74,7 +74,8 @@ def convert_with(source: str, output: str | None, options: ConvertOptions) -> Co
     if options.to in ("tflite", "edgetpu"):
         _tflite_needs_a_model_file(source, options)
     start = time.perf_counter()
-    model = load(source, weights=options.weights_file)
+    model = load(source, weights=options.weights_file) if options.weights_file else \
+        load(source)
     if options.to == "python":
         from kerasport.conversion.native import to_python as run
     elif options.to == "onnx":
