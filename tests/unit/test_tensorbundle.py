@@ -100,6 +100,7 @@ def test_bundle_reads_tensors(tmp_path):
 
 @pytest.mark.parametrize(("shape", "size", "match"), [
     ((1 << 20, 1 << 20), 24, "declares shape"),   # shape and size disagree
+    ((1 << 32, 1 << 32), 0, "declares shape"),    # a product that wraps to 0 in int64
     ((4,), 16, "truncated"),                       # more than the shard holds
 ])
 def test_bundle_checks_sizes_before_reading(tmp_path, shape, size, match):

@@ -11,6 +11,7 @@ before anything is read or allocated. Only the files the format defines are open
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 from dataclasses import dataclass
@@ -230,7 +231,7 @@ class TensorBundle:
             raise ModelFileError(f"{self.where}: tensor '{name}' has TensorFlow dtype "
                                  f"{entry.dtype}, not a number type kerasport reads")
         item = 2 if dtype == "bfloat16" else np.dtype(dtype).itemsize
-        count = int(np.prod(entry.shape, dtype=np.int64)) if entry.shape else 1
+        count = math.prod(entry.shape)  # exact: numpy would wrap around on hostile dims
         if count * item != entry.size:
             raise ModelFileError(f"{self.where}: tensor '{name}' declares shape {entry.shape} "
                                  f"({count * item} bytes) but a size of {entry.size}")

@@ -9,6 +9,7 @@ or float16). The shards' total size must be exactly what the weights declare.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -85,7 +86,7 @@ def _group(group: Any, folder: str, path: str) -> list[tuple[str, np.ndarray]]:
     specs = [_spec(e, path) for e in group["weights"][:MAX_WEIGHTS + 1]]
     if len(specs) > MAX_WEIGHTS:
         raise ModelFileError(f"{path}: more than {MAX_WEIGHTS} weights in one group")
-    sizes = [int(np.prod(shape, dtype=np.int64)) * dt.itemsize for _, shape, dt, _ in specs]
+    sizes = [math.prod(shape) * dt.itemsize for _, shape, dt, _ in specs]  # exact, no wrap
     files = [_shard_path(folder, p, path) for p in group["paths"]]
     try:
         stored = sum(os.path.getsize(f) for f in files)
