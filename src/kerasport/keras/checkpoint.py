@@ -90,8 +90,8 @@ class CheckpointWeights:
 
     def _match(self, layers: list[tuple[str, str]]) -> dict[str, int]:
         names = [name for name, _ in layers]
-        known = self.paths.get(self.where, {})
-        found = {n: self.children[c] for n, c in known.items() if c in self.children}
+        stated = self.paths.get(self.where, {})
+        found = {n: self.children[c] for n, c in stated.items() if c in self.children}
         numbered = sorted((int(m.group(1)), child) for local, child in self.children.items()
                           if (m := _LAYER_CHILD.match(local)))
         by_owner: dict[str, int] = {}
@@ -107,8 +107,10 @@ class CheckpointWeights:
         # the InputLayers
         for candidate in (names, [n for n, cls in layers if cls != "InputLayer"]):
             if len(numbered) == len(candidate):
+                claimed = set(found.values())
                 for name, (_, child) in zip(candidate, numbered):
-                    found.setdefault(name, child)
+                    if name not in found and child not in claimed:
+                        found[name] = child
                 break
         return found
 
@@ -119,7 +121,9 @@ class CheckpointWeights:
         node = self._node(name)
         if node is None:
             return []
-        return [(f"{name}/{path}", self._read(name, path, key))
+        # paths below the layer ("forward_layer/cell/kernel"), without the layer's own name,
+        # which could hold the words converters look for ("forward")
+        return [(path, self._read(name, path, key))
                 for path, _, key in variables_below(self.graph, node)]
 
     def _read(self, layer: str, path: str, key: str) -> np.ndarray:
@@ -140,6 +144,9 @@ class CheckpointWeights:
         return CheckpointWeights(self.bundle, self.graph, node, layers, self.paths, where)
 
     def _local(self, name: str) -> str:
+        stated = self.paths.get(self.where, {}).get(name)
+        if stated is not None:
+            return stated
         node = self.nodes.get(name)
         return next((local for local, c in self.children.items() if c == node), name)
 
