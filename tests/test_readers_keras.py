@@ -47,6 +47,15 @@ CASES = {
                                                   "nested_functional", "deeply_nested")},
     "MHA-self": test_attention.CASES["MHA-self"],
 }
+
+
+def _bidirectional_named_forward(k):
+    """A Bidirectional whose own name holds "forward" (weights are split by path)."""
+    inp = k.Input((5, 3))
+    return k.Model(inp, k.layers.Bidirectional(k.layers.GRU(4), name="forward_pass")(inp))
+
+
+CASES["Bidirectional-named-forward"] = _bidirectional_named_forward
 INT_HIGH = {"masked-bidirectional": 4, "sentiment": 4}
 # run by default (about a minute); the others with -m slow
 QUICK = {"BatchNormalization", "Bidirectional-concat", "sentiment", "time_distributed-functional",
