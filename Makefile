@@ -18,10 +18,13 @@ $(VENV)/.core: pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
+# TF.js reader tests write models with tensorflowjs' converter; its pinned dependencies (jax,
+# TF-DF, TF-Hub) are not needed for Keras models, so it is installed without them
 $(VENV)/.test: $(VENV)/.core pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	# tf2onnx pins an old protobuf that would downgrade TensorFlow's: installed without its pins
 	$(PY) -m pip install --quiet --no-deps tf2onnx
+	$(PY) -m pip install --quiet --no-deps "tensorflowjs>=4"
 	touch $@
 
 demo: $(VENV)/.core
