@@ -6,6 +6,7 @@ import os
 import time
 
 from kerasport.bundle import is_bundle, load_bundle
+from kerasport.engines import check_engine_name, use_engine
 from kerasport.errors import ModelFileError
 from kerasport.ir.passes import optimize
 from kerasport.keras.files import guarded, read_keras_file, sniff
@@ -25,10 +26,19 @@ def _check_path(path: str | os.PathLike) -> str:
     return path
 
 
-def load(path: str | os.PathLike, optimize_graph: bool = True) -> Model:
+def load(path: str | os.PathLike, optimize_graph: bool = True, engine: str = "numpy",
+         threads: int | None = None) -> Model:
     """Load a .keras or .h5 model (Keras 2 or 3) or a kerasport bundle, without TensorFlow.
-    ``optimize_graph=False`` keeps one IR node per Keras op (no folding), for debugging."""
-    path = _check_path(path)
+    ``optimize_graph=False`` keeps one IR node per Keras op (no folding), for debugging.
+    ``engine``: "numpy" (default, no dependencies), "onnxruntime", "litert" or "auto" (the
+    fastest installed engine that runs every op), see kerasport.engines; ``threads`` limits a
+    native engine's threads."""
+    check_engine_name(engine)
+    model = _load(_check_path(path), optimize_graph)
+    return model if engine == "numpy" else use_engine(model, engine, threads)
+
+
+def _load(path: str, optimize_graph: bool) -> Model:
     if sniff(path) == "zip" and is_bundle(path):
         with guarded(path):
             graph, reference, meta = load_bundle(path)

@@ -74,7 +74,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import kerasport
     from kerasport.model import as_list
 
-    model = kerasport.load(args.model)
+    model = kerasport.load(args.model, engine=args.engine)
+    for note in model.engine_notes:  # which engine runs, and why (stderr: stdout is data)
+        print(note, file=sys.stderr)
     inputs = _read_inputs(args.input)
     if isinstance(inputs, dict):
         names = model.input_names
@@ -197,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input", "-i", required=True, help=".npy (one input) or .npz (by name)")
     s.add_argument("-o", "--output", help=".npz (or .npy for one output); default: print")
     s.add_argument("--batch-size", type=int, default=None)
+    s.add_argument("--engine", choices=["numpy", "onnxruntime", "litert", "auto"],
+                   default="numpy", help="numpy (default, no dependencies), onnxruntime, "
+                   "litert, or auto: the fastest installed engine that runs every op")
     s.set_defaults(fn=cmd_predict)
     s = sub.add_parser("verify", help="re-run a bundle's recorded reference, exit 1 on drift")
     s.add_argument("model")
