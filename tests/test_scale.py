@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from keras_models import keras_module, max_error, randomize, save
 
 import kerasport
-from kerasport.errors import InputError
+from kerasport.errors import InputError, MissingExtraError
 from kerasport.model import as_list
 
 ROWS = 3072
@@ -191,3 +194,22 @@ def _attach(xs, n):
         return {"id": ids, "img": img[ids], "vec": vec[ids]}
 
     return add
+
+
+def test_dask_missing_names_the_extra(cnn, monkeypatch):
+    import kerasport.dask
+
+    m, xs, _ = cnn
+    monkeypatch.setitem(sys.modules, "dask", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "dask.array", None)
+    with pytest.raises(MissingExtraError, match=r"kerasport\[dask\]"):
+        kerasport.dask.predict(m, xs)
+
+
+def test_scale_page_is_current():
+    """docs/scale.md is the rendering of benchmarks/scale_results.json (nothing measured)."""
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=str(root / "src"))
+    result = subprocess.run([sys.executable, "scale.py", "--check"], capture_output=True,
+                            text=True, cwd=root / "benchmarks", env=env, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr

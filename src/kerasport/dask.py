@@ -30,17 +30,17 @@ def _dask() -> tuple[Any, Any]:
     return dask, da
 
 
-def run_block(payload: Payload, engine: str, batch_size: int | None,
+def run_block(payload: Payload, engine: str, batch_size: int | None, threads: int | None,
               *blocks: np.ndarray) -> list[np.ndarray]:
     """On a worker: the outputs for one block of rows (the model loaded once per process)."""
-    model = load_payload(payload, engine)
+    model = load_payload(payload, engine, threads)
     return as_list(model.predict(list(blocks) if len(blocks) > 1 else blocks[0],
                                  batch_size=batch_size))
 
 
-def _one_output(block: np.ndarray, payload: Payload, engine: str,
-                batch_size: int | None) -> np.ndarray:
-    return run_block(payload, engine, batch_size, block)[0]
+def _one_output(block: np.ndarray, payload: Payload, engine: str, batch_size: int | None,
+                threads: int | None) -> np.ndarray:
+    return run_block(payload, engine, batch_size, threads, block)[0]
 
 
 def _frame_columns(frame: Any, columns: Any, model: Model) -> list:
@@ -97,12 +97,13 @@ def _structure(model: Model, outs: list) -> Any:
 
 
 def predict(model: Any, x: Any, engine: str = "numpy", batch_size: int | None = None,
-            columns: Any = None) -> Any:
+            columns: Any = None, threads: int | None = None) -> Any:
     """A lazy dask array (or list / dict of them, as ``Model.predict`` returns) of the model's
     outputs for ``x``, chunked along rows as ``x`` is. ``model``: a kerasport Model, a model
     or bundle path, bundle bytes or a Payload; ``engine``: as ``kerasport.load`` (built once
     per worker); ``batch_size``: predict's batch within a block; ``columns``: the DataFrame
-    columns that form the input (default: all)."""
+    columns that form the input (default: all); ``threads``: a native engine's threads on
+    each worker (None: the engine's default)."""
     dask, da = _dask()
     payload = to_payload(model)
     local = load_payload(payload)  # names, shapes and output dtypes, here on the client
@@ -117,13 +118,14 @@ def predict(model: Any, x: Any, engine: str = "numpy", batch_size: int | None = 
             extra["drop_axis"] = list(range(out.ndim, a.ndim))
         elif out.ndim > a.ndim:
             extra["new_axis"] = list(range(a.ndim, out.ndim))
-        y = da.map_blocks(_one_output, a, ref, engine, batch_size, dtype=out.dtype,
+        y = da.map_blocks(_one_output, a, ref, engine, batch_size, threads, dtype=out.dtype,
                           chunks=(rows, *[(d,) for d in out.shape[1:]]),
                           meta=np.empty((0,) * out.ndim, out.dtype), **extra)
         return _structure(local, [y])
     run = dask.delayed(run_block, nout=len(samples), pure=True)
     blocks = [a.to_delayed().ravel() for a in arrays]
-    results = [run(ref, engine, batch_size, *[b[i] for b in blocks]) for i in range(len(rows))]
+    results = [run(ref, engine, batch_size, threads, *[b[i] for b in blocks])
+               for i in range(len(rows))]
     outs = [da.concatenate([da.from_delayed(r[j], (n, *s.shape[1:]), s.dtype)
                             for r, n in zip(results, rows)]) for j, s in enumerate(samples)]
     return _structure(local, outs)

@@ -40,13 +40,14 @@ class Predictor:
     takes a batch with a single column), a list of columns for a one-input model (several
     scalar columns are stacked as its features), or a dict input name -> column(s).
     ``output_columns``: names for the outputs (default: the model's output names);
-    ``keep_columns``: batch columns copied to the result.
+    ``keep_columns``: batch columns copied to the result; ``engine`` and ``threads``: as
+    ``kerasport.load``.
     """
 
     def __init__(self, model: Any, engine: str = "numpy", input_columns: Any = None,
                  output_columns: Sequence[str] | None = None, batch_size: int | None = None,
-                 keep_columns: Sequence[str] = ()):
-        self.model = load_payload(to_payload(model), engine)
+                 keep_columns: Sequence[str] = (), threads: int | None = None):
+        self.model = load_payload(to_payload(model), engine, threads)
         names = self.model.input_names
         if isinstance(input_columns, Mapping):
             self.columns = {n: input_columns.get(n, n) for n in names}

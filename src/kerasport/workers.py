@@ -22,8 +22,8 @@ from kerasport.errors import KerasportError, ModelFileError
 from kerasport.keras.files import guarded
 from kerasport.model import Model
 
-CACHE_SIZE = 4  # models kept per process (payload digest, engine)
-_CACHE: OrderedDict[tuple[str, str], Model] = OrderedDict()
+CACHE_SIZE = 4  # models kept per process (payload digest, engine, threads)
+_CACHE: OrderedDict[tuple[str, str, int | None], Model] = OrderedDict()
 _LOCK = threading.Lock()
 
 
@@ -80,15 +80,16 @@ def _load(payload: Payload) -> Model:
     return Model(graph, reference, meta)
 
 
-def load_payload(payload: Payload, engine: str = "numpy") -> Model:
-    """The Model of ``payload`` on ``engine``, loaded (and the engine built and checked) once
-    per process; later calls return the cached Model."""
+def load_payload(payload: Payload, engine: str = "numpy", threads: int | None = None) -> Model:
+    """The Model of ``payload`` on ``engine`` (``threads``: as ``kerasport.load``), loaded
+    (and the engine built and checked) once per process; later calls return the cached
+    Model."""
     check_engine_name(engine)
-    key = (payload.digest, engine)
+    key = (payload.digest, engine, threads)
     with _LOCK:
         model = _CACHE.get(key)
         if model is None:
-            model = use_engine(_load(payload), engine)
+            model = use_engine(_load(payload), engine, threads)
             _CACHE[key] = model
             while len(_CACHE) > CACHE_SIZE:
                 _CACHE.popitem(last=False)
