@@ -213,3 +213,25 @@ def test_scale_page_is_current():
     result = subprocess.run([sys.executable, "scale.py", "--check"], capture_output=True,
                             text=True, cwd=root / "benchmarks", env=env, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_payload_checked_before_use(cnn):
+    """Bytes that are not a bundle, or do not match their digest, are refused with a
+    ModelFileError; a good payload is loaded once per process and engine."""
+    import hashlib
+
+    from kerasport.errors import ModelFileError
+    from kerasport.workers import Payload, load_payload, to_payload
+
+    m, xs, want = cnn
+    payload = to_payload(m)
+    assert to_payload(payload.data).digest == payload.digest
+    tampered = Payload(payload.data[:-1] + b"\0", payload.digest)
+    with pytest.raises(ModelFileError, match="does not match its digest"):
+        load_payload(tampered)
+    junk = b"PK\x03\x04 not a bundle"
+    with pytest.raises(ModelFileError, match="not a kerasport bundle"):
+        load_payload(Payload(junk, hashlib.sha256(junk).hexdigest()))
+    assert load_payload(payload) is load_payload(payload)
+    got = load_payload(payload).predict(xs)
+    assert max_error(as_list(got), as_list(want)) == 0.0

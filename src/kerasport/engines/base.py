@@ -42,7 +42,7 @@ def require(module: str, engine: str, extra: str) -> Any:
                                 f"pip install 'kerasport[{extra}]'") from exc
 
 
-def ops_without(model: Any, supported: set[str], engine: str,
+def ops_without(model: Any, supported: set[str],
                 reasons: dict[str, str] | None = None) -> list[str]:
     """One line per op of ``model`` the engine cannot run: 'Op (layer 'name': why)'."""
     reasons = reasons or {}

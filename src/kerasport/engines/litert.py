@@ -29,17 +29,16 @@ NO_WRITER = ("kerasport has no TensorFlow-free TFLite writer yet, so the model c
 
 
 def missing() -> str | None:
-    """Why the engine cannot run here at all, or None."""
+    """Why the engine cannot run here at all (a package missing), or None."""
     if not installed("ai_edge_litert"):
         return f"ai-edge-litert not installed (pip install 'kerasport[{EXTRA}]')"
-    if WRITER is None:
-        return NO_WRITER
     return None
 
 
-def unsupported(model: Any) -> list[str]:
-    """Ops the writer refuses show up when the engine is built (the writer names them)."""
-    return []
+def unavailable(model: Any) -> str | None:
+    """Why the engine cannot run ``model``: no writer (ops the writer refuses are named by
+    it when the engine is built), or None."""
+    return NO_WRITER if WRITER is None else None
 
 
 def tflite_bytes(model: Any) -> bytes:

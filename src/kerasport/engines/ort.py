@@ -18,11 +18,13 @@ def missing() -> str | None:
     return None
 
 
-def unsupported(model: Any) -> list[str]:
-    """Ops of ``model`` that kerasport's ONNX export cannot write."""
+def unavailable(model: Any) -> str | None:
+    """Why the engine cannot run ``model`` (ops kerasport's ONNX export cannot write), or
+    None."""
     from kerasport.export.onnx import supported_ops, unavailable_ops
 
-    return ops_without(model, set(supported_ops()), NAME, unavailable_ops())
+    bad = ops_without(model, set(supported_ops()), unavailable_ops())
+    return f"cannot run these ops: {', '.join(bad)}" if bad else None
 
 
 def build(model: Any, threads: int | None = None) -> Runner:

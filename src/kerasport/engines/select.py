@@ -55,12 +55,10 @@ def _build(model: Any, name: str, threads: int | None) -> tuple[Runner, float]:
     module = NATIVE[name]
     reason = module.missing()
     if reason:
-        if "not installed" in reason:
-            raise MissingExtraError(f"engine '{name}': {reason}")
+        raise MissingExtraError(f"engine '{name}': {reason}")
+    reason = module.unavailable(model)
+    if reason:
         raise EngineUnavailable(f"engine '{name}': {reason}")
-    bad = module.unsupported(model)
-    if bad:
-        raise EngineUnavailable(f"engine '{name}' cannot run these ops: {', '.join(bad)}")
     runner = module.build(model, threads)
     return runner, _check(model, name, runner, _reference_inputs(model))
 
