@@ -93,10 +93,11 @@ def _lstm(shapes, return_sequences=False, **_):
 def LSTM(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
          activation=TANH, recurrent_activation=SIGMOID, return_sequences=False,
          go_backwards=False, zero_output_for_mask=False):
-    """Keras LSTM, gates (i, f, c, o); returns (outputs, h, c). Each step applies the
-    recurrent activation once to i and f together (activations are elementwise) and writes
-    the recurrent product into one buffer: fewer calls per step, which is what a small batch
-    pays for."""
+    """Keras LSTM, gates (i, f, c, o); returns (outputs, h, c).
+
+    Each step applies the recurrent activation once to i and f together (activations are
+    elementwise) and writes the recurrent product into one buffer: fewer calls per step,
+    which is what a small batch pays for."""
     n, units = x.shape[0], recurrent_kernel.shape[0]
     proj = Dense(x, kernel, bias)
     xs, ms = _time_major(proj, go_backwards, mask)
