@@ -82,8 +82,8 @@ def _load(payload: Payload) -> Model:
 
 def load_payload(payload: Payload, engine: str = "numpy", threads: int | None = None) -> Model:
     """The Model of ``payload`` on ``engine`` (``threads``: as ``kerasport.load``), loaded
-    (and the engine built and checked) once per process; later calls return the cached
-    Model."""
+    (the bytes checked against the digest, the bundle validated, the engine built and
+    checked) once per process; later calls with that digest return the cached Model."""
     check_engine_name(engine)
     key = (payload.digest, engine, threads)
     with _LOCK:
