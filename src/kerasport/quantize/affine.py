@@ -32,13 +32,13 @@ FIXED_OUTPUT = {
     "L2_NORMALIZATION": (1.0 / 128.0, 0),
 }
 # TFLite ops whose int8 kernels need the output to carry the input's scale and zero point
-# (they move or select values without rescaling). CONCATENATION is absent: its inputs are
-# requantized to its output's parameters.
+# (they move or select values without rescaling). CONCATENATION, MAXIMUM and MINIMUM need all
+# inputs and the output on the same parameters: inputs are requantized to the output's.
 SAME_AS_INPUT = frozenset({
     "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "TRANSPOSE", "MAX_POOL_2D", "AVERAGE_POOL_2D",
     "PAD", "PADV2", "SLICE", "STRIDED_SLICE", "GATHER", "SPACE_TO_DEPTH", "DEPTH_TO_SPACE",
     "BATCH_TO_SPACE_ND", "SPACE_TO_BATCH_ND", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR",
-    "SPLIT", "TILE", "REVERSE_V2", "MAXIMUM", "MINIMUM", "BROADCAST_TO",
+    "SPLIT", "TILE", "REVERSE_V2", "BROADCAST_TO",
 })
 
 
