@@ -1,0 +1,138 @@
+"""kerasport's own TFLite writer: the IR as a .tflite flatbuffer, without TensorFlow.
+
+    from kerasport.export.tflite.writer import write_tflite
+    content = write_tflite(kerasport.load("m.keras"))           # float32
+    content = write_tflite(model, quantize="float16")            # or "dynamic"
+
+Emitters (one module per op family, named like ``kerasport.ops``) build a TFLite-level graph
+(``context.TFLiteContext``); Relu/Relu6 following a convolution, Dense, pooling or arithmetic
+op become its fused activation; weight quantization passes run on that graph; ``serialize``
+writes it once through the schema's generated object API. IR tensors are channels-last, as
+TFLite's, so no layout changes are needed. Ops without a TFLite form are refused, with their
+layers, before anything is built.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from kerasport.errors import KerasportError
+from kerasport.ir.graph import Graph
+
+FAMILIES = ("activations", "attention", "conv", "elementwise", "linalg", "mask", "norm",
+            "pool", "preprocessing", "recurrent", "resize", "shape")
+WRITER_MODES = ("none", "float16", "dynamic")
+_FUSABLE = {(None, 0.0, 0.0): "RELU", (6.0, 0.0, 0.0): "RELU6"}
+
+
+def _emitters() -> dict:
+    from kerasport.export.tflite.writer.context import EMITTERS
+
+    for family in FAMILIES:
+        importlib.import_module(f"kerasport.export.tflite.writer.{family}")
+    return EMITTERS
+
+
+def supported_ops() -> list[str]:
+    """IR ops with a TFLite emitter."""
+    return sorted(_emitters())
+
+
+def unavailable_ops() -> dict[str, str]:
+    """IR ops without a TFLite form: op -> the reason."""
+    from kerasport.export.tflite.writer.context import UNAVAILABLE
+
+    _emitters()
+    return dict(UNAVAILABLE)
+
+
+def check_mappable(graph: Graph) -> None:
+    """Refuse a graph holding ops without a TFLite form, naming each op and its layers."""
+    emitters = _emitters()
+    reasons = unavailable_ops()
+    missing: dict[str, list[str]] = {}
+    for n in graph.nodes:
+        if n.op not in emitters:
+            missing.setdefault(n.op, []).append(n.layer)
+    if missing:
+        raise KerasportError("these ops have no TFLite form in kerasport's writer: " + "; ".join(
+            f"{op} (layer {', '.join(repr(x) for x in sorted(set(layers)))}"
+            f"{': ' + reasons[op] if op in reasons else ''})"
+            for op, layers in sorted(missing.items())))
+
+
+def _fuse(ctx: Any, graph: Graph) -> None:
+    """Mark Relu/Relu6 nodes that become the fused activation of their producer."""
+    from kerasport.export.tflite.writer.context import FUSING
+
+    consumers: dict[str, int] = {}
+    for n in graph.nodes:
+        for v in n.inputs:
+            consumers[v] = consumers.get(v, 0) + 1
+    producer = {o: n for n in graph.nodes for o in n.outputs}
+    outputs = set(graph.outputs)
+    for i, n in enumerate(graph.nodes):
+        if n.op != "Relu" or len(n.inputs) != 1:
+            continue
+        key = (n.attrs.get("max_value"), float(n.attrs.get("negative_slope", 0.0)),
+               float(n.attrs.get("threshold", 0.0)))
+        key = (None if key[0] is None else float(key[0]), key[1], key[2])
+        src = n.inputs[0]
+        p = producer.get(src)
+        if (key in _FUSABLE and p is not None and p.op in FUSING and consumers.get(src) == 1
+                and src not in outputs and p.outputs[0] == src and src not in ctx.fused
+                and graph.values[src].dtype == "float32"):
+            ctx.fused[src] = _FUSABLE[key]
+            ctx.fused_target[src] = n.outputs[0]
+            ctx.skip.add(i)
+
+
+def build(model: Any, batch_size: int | None = None) -> tuple[Any, list[int], list[int]]:
+    """The TFLite-level graph of ``model``: (context, input tensors, output tensors)."""
+    from kerasport.export.tflite.writer.context import TFLiteContext
+    from kerasport.export.tflite.writer.helpers import read, tensor
+
+    graph = model.graph
+    check_mappable(graph)
+    emitters = _emitters()
+    ctx = TFLiteContext(graph, batch_size)
+    inputs = []
+    for v in graph.inputs:
+        value = graph.values[v]
+        ctx.index[v] = tensor(ctx, v, value.shape, value.dtype)
+        inputs.append(ctx.index[v])
+    _fuse(ctx, graph)
+    for i, node in enumerate(graph.nodes):
+        if i in ctx.skip:
+            continue
+        ctx.layer = node.layer
+        try:
+            emitters[node.op](ctx, node)
+        except KerasportError:
+            raise
+        except Exception as exc:
+            raise KerasportError(f"TFLite export of op {node.op} (layer '{node.layer}') "
+                                 f"failed: {exc}") from exc
+    outputs = [read(ctx, v) for v in graph.outputs]
+    return ctx, inputs, outputs
+
+
+def write_tflite(model: Any, quantize: str = "none", batch_size: int | None = None) -> bytes:
+    """The .tflite bytes of a kerasport Model, written by kerasport (no TensorFlow).
+
+    ``quantize``: none (float32), float16 (float16 weights + DEQUANTIZE) or dynamic (int8
+    per-channel weights, float activations). ``batch_size`` fixes the batch (None: dynamic
+    where the ops allow it)."""
+    from kerasport.export.tflite.writer.serialize import serialize
+
+    if quantize not in WRITER_MODES:
+        raise KerasportError(f"kerasport's TFLite writer does not do --quantize {quantize} yet: "
+                             f"use one of {', '.join(WRITER_MODES)}, or --converter tensorflow")
+    ctx, inputs, outputs = build(model, batch_size)
+    if quantize != "none":
+        from kerasport.export.tflite.writer.quantize import quantize_weights
+
+        quantize_weights(ctx, quantize)
+    return serialize(ctx, inputs, outputs, list(model.input_names),
+                     list(model.graph.output_names or model.graph.outputs))
