@@ -37,7 +37,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 CONVERT_FLAGS = ("weights", "opset", "batch_size", "inputs_as_nchw", "quantize", "calibration",
                  "labels", "scale", "mean", "std", "io_type", "allow_tf_ops",
-                 "calibration_samples")
+                 "calibration_samples", "range_estimator", "int8_fallback")
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -191,6 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "(all of them are used for the check)")
     s.add_argument("--weights", choices=["float32", "float16", "int8"], default="float32",
                    help="weight storage: float16 halves the size, int8 quarters the kernels")
+    s.add_argument("--range-estimator", choices=["minmax", "percentile", "mse"],
+                   default="minmax", help="TFLite int8: how activation ranges are set from "
+                   "the calibration data (percentile: 99.99th; mse: least quantization error)")
+    s.add_argument("--int8-fallback", choices=["error", "float"], default="error",
+                   help="TFLite int8: layers without an int8 kernel are refused (error) or "
+                        "kept float32 between DEQUANTIZE/QUANTIZE (float)")
     s.set_defaults(fn=cmd_convert)
     s = sub.add_parser("predict", help="run a model or bundle on inputs from .npy/.npz")
     s.add_argument("model")

@@ -62,7 +62,14 @@ def to_tflite(model: Any, source: str, out: str, options: ConvertOptions,
         if not os.path.exists(options.labels):
             raise InputError(f"labels {options.labels}: no such file")
         labels = np.load(options.labels, allow_pickle=False)
-    report = export_tflite(source, out, model, tfl, calibration, labels)
+    if tfl.needs_calibration and getattr(options, "converter", None) != "tensorflow":
+        from kerasport.export.tflite.int8.export import export_int8
+
+        report = export_int8(source, out, model, tfl, calibration, labels,
+                             options.range_estimator, options.int8_fallback,
+                             options.to == "edgetpu")
+    else:
+        report = export_tflite(source, out, model, tfl, calibration, labels)
     lines = report.lines()
     files = [out]
     if options.to == "edgetpu":

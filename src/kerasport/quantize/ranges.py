@@ -29,6 +29,7 @@ DEFAULT_PERCENTILE = 99.99
 LEVELS = 255  # int8 steps between the ends of an activation range
 MSE_CANDIDATES = 200  # ends tried per side and round of the MSE search
 MSE_ROUNDS = 3
+MSE_BINS = 1024  # divides BINS
 
 
 @dataclass
@@ -118,10 +119,12 @@ def range_error(centres: np.ndarray, counts: np.ndarray, lo: np.ndarray,
 def _mse_range(stats: ValueStats, lo: float, hi: float) -> tuple[float, float]:
     if hi - lo <= 0:
         return lo, hi
-    edges = stats.edges
-    used = stats.counts > 0
+    # the search runs on a coarser histogram (MSE_BINS): its cost is bins x candidates
+    merged = stats.counts.reshape(MSE_BINS, -1).sum(axis=1)
+    edges = np.linspace(-stats.bound, stats.bound, MSE_BINS + 1)
+    used = merged > 0
     centres = ((edges[:-1] + edges[1:]) / 2)[used]
-    counts = stats.counts[used].astype(np.float64)
+    counts = merged[used].astype(np.float64)
     best_lo, best_hi = lo, hi
     for _ in range(MSE_ROUNDS):
         if hi > 0:

@@ -14,7 +14,7 @@ from kerasport.ir.graph import Graph
 from kerasport.quantize.ranges import DEFAULT_PERCENTILE, ESTIMATORS, RangeRecorder
 from kerasport.runtime.executor import Executor
 
-CALIBRATION_BATCH = 16
+CALIBRATION_BATCH = 64
 
 
 def check_calibration(graph: Graph, arrays: Sequence[np.ndarray], source: str) -> None:
