@@ -152,7 +152,7 @@ class Int8Rewriter:
         self._bound_outputs(op)
         touched = [i for i in op.inputs + op.outputs
                    if i >= 0 and (self.is_activation(i) or self.is_float_const(i))]
-        if not touched:
+        if not touched or op.code in rules.SHAPE_ONLY:
             self.ops.append(op)
             return
         try:

@@ -40,11 +40,13 @@ WEIGHTED = {
     "TRANSPOSE_CONV": Weighted(2, 1, 3, 0),
 }
 OWN_PARAMS = frozenset({
-    "ADD", "SUB", "MUL", "SQUARED_DIFFERENCE", "MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN",
+    "ADD", "SUB", "MUL", "SQUARED_DIFFERENCE", "MEAN", "SUM",
     "RELU", "RELU6", "RELU_N1_TO_1", "LEAKY_RELU", "PRELU", "HARD_SWISH", "GELU", "ELU",
     "BATCH_MATMUL", "RSQRT", "QUANTIZE", "ABS", "NEG",
 })
 SHARED = frozenset({"CONCATENATION", "MAXIMUM", "MINIMUM"})
+# ops that read only a tensor's shape: any input type, left as they are
+SHAPE_ONLY = frozenset({"SHAPE", "RANK"})
 # ops whose int8 kernels need per-tensor parameters for every input (weights excepted)
 INT8_OPS = frozenset(WEIGHTED) | OWN_PARAMS | SHARED | frozenset(FIXED_OUTPUT) | SAME_AS_INPUT
 
@@ -63,6 +65,11 @@ def interval(code: str, inputs: list[Range | None]) -> Range | None:
                   "RELU_N1_TO_1": (-1.0, 1.0)}[code]
         a, b = inputs[0]
         return max(a, lo), max(min(b, hi), max(a, lo))
+    if code == "ABS":
+        a, b = inputs[0]
+        return (0.0 if a <= 0 <= b else min(abs(a), abs(b))), max(abs(a), abs(b))
+    if code == "NEG":
+        return -inputs[0][1], -inputs[0][0]
     if len(inputs) != 2:
         return None
     (a1, b1), (a2, b2) = inputs
