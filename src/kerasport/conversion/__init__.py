@@ -28,7 +28,8 @@ def convert(source: str, output: str | None = None, *, to: str = "bundle",
             calibration: str | None = None, labels: str | None = None,
             scale: float | None = None, mean: float | tuple[float, ...] | str | None = None,
             std: float | tuple[float, ...] | str | None = None, io_type: str | None = None,
-            allow_tf_ops: bool = False, calibration_samples: int = 500) -> ConversionResult:
+            allow_tf_ops: bool = False, calibration_samples: int = 500,
+            converter: str | None = None, tflite_lstm: str = "fused") -> ConversionResult:
     """Convert the model file ``source`` to ``to`` and return what was written and checked.
 
     ``to``: ``bundle`` (one .npz for kerasport, ``weights`` float32/float16/int8),
@@ -36,7 +37,9 @@ def convert(source: str, output: str | None = None, *, to: str = "bundle",
     ``batch_size`` N or None/"dynamic", ``inputs_as_nchw``, ``quantize`` dynamic/static with
     ``calibration`` data), ``tflite`` / ``edgetpu`` (``quantize`` none/float16/dynamic/int8/
     uint8, ``calibration`` and its ``labels``, ``io_type``, ``allow_tf_ops``,
-    ``calibration_samples``). ``scale``/``mean``/``std`` scale calibration images.
+    ``calibration_samples``; ``converter`` "kerasport" (its own writer, the default for
+    none/float16/dynamic) or "tensorflow"; ``tflite_lstm`` "fused" or "unrolled").
+    ``scale``/``mean``/``std`` scale calibration images.
     ``output`` defaults to a path next to ``source``.
 
     Outputs are written beside the target and renamed only after every check passed: on an
@@ -47,7 +50,7 @@ def convert(source: str, output: str | None = None, *, to: str = "bundle",
         to, weights=weights, opset=opset, batch_size=batch_size, scale=scale, mean=mean,
         std=std, calibration_samples=calibration_samples, inputs_as_nchw=inputs_as_nchw,
         quantize=quantize, calibration=calibration, labels=labels, io_type=io_type,
-        allow_tf_ops=allow_tf_ops)
+        allow_tf_ops=allow_tf_ops, converter=converter, tflite_lstm=tflite_lstm)
     return convert_with(source, output, options)
 
 

@@ -13,6 +13,8 @@ from kerasport.errors import InputError, KerasportError
 TARGETS = ("bundle", "python", "onnx", "tflite", "edgetpu")
 WEIGHT_MODES = ("float32", "float16", "int8")
 QUANTIZE_MODES = ("none", "dynamic", "static", "float16", "int8", "uint8")
+CONVERTERS = ("kerasport", "tensorflow")  # TFLite: kerasport's own writer or TF's converter
+LSTM_FORMS = ("fused", "unrolled")  # TFLite writer: UNIDIRECTIONAL_SEQUENCE_LSTM or unrolled
 
 Floats = float | Sequence[float] | str | None
 
@@ -61,6 +63,8 @@ class ConvertOptions:
     io_type: str | None = None
     allow_tf_ops: bool = False
     calibration_samples: int = 500
+    converter: str | None = None
+    tflite_lstm: str = "fused"
 
     @classmethod
     def create(cls, to: str = "bundle", *, weights: str = "float32", opset: int = 17,
@@ -72,6 +76,8 @@ class ConvertOptions:
         _choice(to, TARGETS, "to")
         _choice(weights, WEIGHT_MODES, "weights")
         _choice(rest.get("quantize"), QUANTIZE_MODES, "quantize")
+        _choice(rest.get("converter"), CONVERTERS, "converter")
+        _choice(rest.get("tflite_lstm"), LSTM_FORMS, "tflite-lstm")
         batch = None if batch_size in (None, "dynamic") else _int(batch_size, "batch-size")
         try:
             scale = None if scale is None else float(scale)

@@ -30,6 +30,15 @@ def tflite_options(options: ConvertOptions) -> Any:
                          options.calibration_samples)
 
 
+def resolve_converter(options: ConvertOptions, tfl: Any) -> str:
+    """Which TFLite converter runs: the one asked for, else kerasport's writer for float32,
+    float16 and dynamic, and TensorFlow's for full integer (until the writer quantizes
+    activations)."""
+    if options.converter:
+        return options.converter
+    return "tensorflow" if tfl.needs_calibration else "kerasport"
+
+
 def _metric(report: Any) -> str:
     c = report.check
     if c is None:
@@ -62,7 +71,14 @@ def to_tflite(model: Any, source: str, out: str, options: ConvertOptions,
         if not os.path.exists(options.labels):
             raise InputError(f"labels {options.labels}: no such file")
         labels = np.load(options.labels, allow_pickle=False)
-    report = export_tflite(source, out, model, tfl, calibration, labels)
+    if resolve_converter(options, tfl) == "kerasport":
+        from kerasport.export.tflite.native import export_tflite_native
+
+        size = os.path.getsize(source) if os.path.isfile(source) else None
+        report = export_tflite_native(out, model, tfl, calibration, labels, size,
+                                      options.tflite_lstm)
+    else:
+        report = export_tflite(source, out, model, tfl, calibration, labels)
     lines = report.lines()
     files = [out]
     if options.to == "edgetpu":
