@@ -29,11 +29,8 @@ def _given(node: Node, i: int) -> bool:
     return len(node.inputs) > i and bool(node.inputs[i])
 
 
-def check_plain(ctx: TFLiteContext, node: Node, mask_at: int) -> None:
-    """Refuse what no emitter here handles: masks and computed weights."""
-    if _given(node, mask_at):
-        raise KerasportError(f"layer '{node.layer}': a masked {node.op} (mask_zero / Masking) "
-                             "has no TFLite form in kerasport's writer yet")
+def check_plain(ctx: TFLiteContext, node: Node) -> None:
+    """Refuse computed weights."""
     for i in (1, 2, 3):
         if _given(node, i) and not ctx.is_const(node.inputs[i]):
             raise KerasportError(f"layer '{node.layer}': {node.op} weights must be constants")
@@ -52,10 +49,10 @@ def last_step(ctx: TFLiteContext, seq: int, out_value: str) -> None:
 
 def fused_lstm_ok(ctx: TFLiteContext, node: Node) -> bool:
     """Whether UNIDIRECTIONAL_SEQUENCE_LSTM computes this LSTM: Keras' default activations,
-    no initial states, final states unused."""
+    no initial states, no mask, final states unused."""
     a = node.attrs
     return (a.get("activation", TANH) == TANH and a.get("recurrent_activation", SIGMOID)
-            == SIGMOID and not _given(node, 4) and not _given(node, 5)
+            == SIGMOID and not _given(node, 4) and not _given(node, 5) and not _given(node, 6)
             and all(o not in ctx.used for o in node.outputs[1:3] if o))
 
 
@@ -63,7 +60,7 @@ def fused_lstm_ok(ctx: TFLiteContext, node: Node) -> bool:
 def lstm(ctx: TFLiteContext, node: Node) -> None:
     """Keras LSTM (gates i, f, c, o): UNIDIRECTIONAL_SEQUENCE_LSTM when its activations are
     tanh/sigmoid and no initial state or final state output is used; else unrolled."""
-    check_plain(ctx, node, 6)
+    check_plain(ctx, node)
     if not fused_lstm_ok(ctx, node) or not ctx.fused_lstm:
         from kerasport.export.tflite.writer.unrolled import unrolled_lstm
 
@@ -109,7 +106,7 @@ def _reverse_time(ctx: TFLiteContext, x: int) -> int:
 @emitter("SimpleRNN")
 def simple_rnn(ctx: TFLiteContext, node: Node) -> None:
     """SimpleRNN unrolled over time."""
-    check_plain(ctx, node, 5)
+    check_plain(ctx, node)
     from kerasport.export.tflite.writer.unrolled import unrolled_simple_rnn
 
     unrolled_simple_rnn(ctx, node)
@@ -118,7 +115,7 @@ def simple_rnn(ctx: TFLiteContext, node: Node) -> None:
 @emitter("GRU")
 def gru(ctx: TFLiteContext, node: Node) -> None:
     """GRU (both reset_after variants) unrolled over time (TFLite has no GRU builtin)."""
-    check_plain(ctx, node, 5)
+    check_plain(ctx, node)
     from kerasport.export.tflite.writer.unrolled import unrolled_gru
 
     unrolled_gru(ctx, node)

@@ -18,9 +18,11 @@ from kerasport.export.tflite.writer.helpers import (
     ints,
     options,
     read,
+    schema,
     temp,
     tshape,
 )
+from kerasport.export.tflite.writer.serialize import TYPES
 from kerasport.ir.graph import Node
 
 TANH, SIGMOID = {"op": "Tanh"}, {"op": "Sigmoid"}
@@ -74,6 +76,47 @@ def steps(ctx: TFLiteContext, node: Node, proj: int) -> list[int]:
     return outs
 
 
+def mask_steps(ctx: TFLiteContext, node: Node, at: int, count: int) -> list[int | None]:
+    """The (N, T) mask input as T float tensors (N, 1) (reversed for go_backwards), or Nones
+    when the layer has no mask."""
+    if len(node.inputs) <= at or not node.inputs[at]:
+        return [None] * count
+    m = read(ctx, node.inputs[at])
+    n, t = tshape(ctx, m)
+    if ctx.tensors[m].dtype != "float32":
+        s = schema()
+        f = temp(ctx, f"{node.outputs[0]}/mask_f", [n, t])
+        ctx.op("CAST", [m], [f], options("CastOptions", inDataType=getattr(
+            s.TensorType, TYPES[ctx.tensors[m].dtype]), outDataType=s.TensorType.FLOAT32))
+        m = f
+    m3 = temp(ctx, f"{node.outputs[0]}/mask3", [n, t, 1])
+    ctx.op("RESHAPE", [m, ints(ctx, [-1, t, 1], "shape")], [m3])
+    if node.attrs.get("go_backwards"):
+        rev = temp(ctx, f"{node.outputs[0]}/mask_rev", [n, t, 1])
+        ctx.op("REVERSE_V2", [m3, ints(ctx, [1], "axis")], [rev])
+        m3 = rev
+    outs = [temp(ctx, f"{node.outputs[0]}/m{i}", [n, 1]) for i in range(t)]
+    ctx.op("UNPACK", [m3], outs, options("UnpackOptions", num=t, axis=1))
+    return outs
+
+
+def carry(ctx: TFLiteContext, m: int | None, new: int, old: int | None) -> int:
+    """``new`` where the step is kept (m = 1), ``old`` (None: zeros) where it is masked."""
+    if m is None:
+        return new
+    if old is None:
+        return bi(ctx, "MUL", new, m)
+    return bi(ctx, "ADD", old, bi(ctx, "MUL", bi(ctx, "SUB", new, old), m))
+
+
+def step_output(ctx: TFLiteContext, node: Node, m: int | None, h: int, out: int | None) -> int:
+    """The output of a step: the new h, or under a mask the previous output (or zeros with
+    zero_output_for_mask)."""
+    if m is None:
+        return h
+    return carry(ctx, m, h, None if node.attrs.get("zero_output_for_mask") else out)
+
+
 def finish(ctx: TFLiteContext, node: Node, outputs: list[int], states: list[int]) -> None:
     """The sequence (PACK) or the last output, then the final states."""
     name = node.outputs[0]
@@ -120,12 +163,14 @@ def unrolled_simple_rnn(ctx: TFLiteContext, node: Node) -> None:
     rec = ctx.const_value(node.inputs[2])
     act = node.attrs.get("activation", TANH)
     h = _state(ctx, node, 4, rec.shape[0])
-    outs = []
-    for t, xt in enumerate(steps(ctx, node, _projection(ctx, node, _bias(ctx, node)))):
+    outs: list[int] = []
+    xs = steps(ctx, node, _projection(ctx, node, _bias(ctx, node)))
+    for t, (xt, m) in enumerate(zip(xs, mask_steps(ctx, node, 5, len(xs)))):
         z = xt if h is None else bi(ctx, "ADD", xt, fc(ctx, h, rec, None,
                                                         f"{node.outputs[0]}/rec{t}"))
-        h = lower(ctx, act, z)
-        outs.append(h)
+        new = lower(ctx, act, z)
+        outs.append(step_output(ctx, node, m, new, outs[-1] if outs else None))
+        h = carry(ctx, m, new, h)
     finish(ctx, node, outs, [h])
 
 
@@ -136,16 +181,19 @@ def unrolled_lstm(ctx: TFLiteContext, node: Node) -> None:
     ract = node.attrs.get("recurrent_activation", SIGMOID)
     units = rec.shape[0]
     h, c = _state(ctx, node, 4, units), _state(ctx, node, 5, units)
-    outs = []
-    for t, xt in enumerate(steps(ctx, node, _projection(ctx, node, _bias(ctx, node)))):
+    outs: list[int] = []
+    xs = steps(ctx, node, _projection(ctx, node, _bias(ctx, node)))
+    for t, (xt, m) in enumerate(zip(xs, mask_steps(ctx, node, 6, len(xs)))):
         z = xt if h is None else bi(ctx, "ADD", xt, fc(ctx, h, rec, None,
                                                         f"{node.outputs[0]}/rec{t}"))
         zi, zf, zc, zo = split(ctx, z, 4, f"{node.outputs[0]}/gate{t}")
         i, g, o = lower(ctx, ract, zi), lower(ctx, act, zc), lower(ctx, ract, zo)
         ig = bi(ctx, "MUL", i, g)
-        c = ig if c is None else bi(ctx, "ADD", bi(ctx, "MUL", lower(ctx, ract, zf), c), ig)
-        h = bi(ctx, "MUL", o, lower(ctx, act, c))
-        outs.append(h)
+        new_c = ig if c is None else bi(ctx, "ADD", bi(ctx, "MUL", lower(ctx, ract, zf), c),
+                                        ig)
+        new_h = bi(ctx, "MUL", o, lower(ctx, act, new_c))
+        outs.append(step_output(ctx, node, m, new_h, outs[-1] if outs else None))
+        h, c = carry(ctx, m, new_h, h), carry(ctx, m, new_c, c)
     finish(ctx, node, outs, [h, c])
 
 
@@ -161,8 +209,9 @@ def unrolled_gru(ctx: TFLiteContext, node: Node) -> None:
     h = _state(ctx, node, 4, units)
     if h is None:
         h = const(ctx, np.zeros((1, units), np.float32), f"{node.outputs[0]}/h0")
-    outs = []
-    for t, xt in enumerate(steps(ctx, node, _projection(ctx, node, in_bias))):
+    outs: list[int] = []
+    xs = steps(ctx, node, _projection(ctx, node, in_bias))
+    for t, (xt, m) in enumerate(zip(xs, mask_steps(ctx, node, 5, len(xs)))):
         base = f"{node.outputs[0]}/step{t}"
         xz, xr, xh = split(ctx, xt, 3, f"{base}/x")
         if after:
@@ -177,8 +226,9 @@ def unrolled_gru(ctx: TFLiteContext, node: Node) -> None:
             r = lower(ctx, ract, bi(ctx, "ADD", xr, rr))
             rh = fc(ctx, bi(ctx, "MUL", r, h), rec[:, 2 * units:], None, f"{base}/rech")
             hh = lower(ctx, act, bi(ctx, "ADD", xh, rh))
-        h = bi(ctx, "ADD", hh, bi(ctx, "MUL", z, bi(ctx, "SUB", h, hh)))
-        outs.append(h)
+        new = bi(ctx, "ADD", hh, bi(ctx, "MUL", z, bi(ctx, "SUB", h, hh)))
+        outs.append(step_output(ctx, node, m, new, outs[-1] if outs else None))
+        h = carry(ctx, m, new, h)
     finish(ctx, node, outs, [h])
 
 
