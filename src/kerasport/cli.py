@@ -37,7 +37,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 CONVERT_FLAGS = ("weights", "opset", "batch_size", "inputs_as_nchw", "quantize", "calibration",
                  "labels", "scale", "mean", "std", "io_type", "allow_tf_ops",
-                 "calibration_samples", "range_estimator", "int8_fallback")
+                 "calibration_samples", "converter", "tflite_lstm", "range_estimator",
+                 "int8_fallback")
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -189,6 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--calibration-samples", type=int, default=500,
                    help="TFLite int8: how many of the calibration samples set the ranges "
                         "(all of them are used for the check)")
+    s.add_argument("--converter", choices=["kerasport", "tensorflow"],
+                   help="TFLite: kerasport's own writer (the default, full int8 included, no "
+                        "TensorFlow) or TensorFlow's converter (needs the tflite-tf extra)")
+    s.add_argument("--tflite-lstm", choices=["fused", "unrolled"], default="fused",
+                   help="TFLite writer: LSTMs as UNIDIRECTIONAL_SEQUENCE_LSTM (fixed batch) or "
+                        "unrolled over time (dynamic batch)")
     s.add_argument("--weights", choices=["float32", "float16", "int8"], default="float32",
                    help="weight storage: float16 halves the size, int8 quarters the kernels")
     s.add_argument("--range-estimator", choices=["minmax", "percentile", "mse"],

@@ -29,6 +29,7 @@ def convert(source: str, output: str | None = None, *, to: str = "bundle",
             scale: float | None = None, mean: float | tuple[float, ...] | str | None = None,
             std: float | tuple[float, ...] | str | None = None, io_type: str | None = None,
             allow_tf_ops: bool = False, calibration_samples: int = 500,
+            converter: str | None = None, tflite_lstm: str = "fused",
             range_estimator: str = "minmax", int8_fallback: str = "error") -> ConversionResult:
     """Convert the model file ``source`` to ``to`` and return what was written and checked.
 
@@ -37,9 +38,10 @@ def convert(source: str, output: str | None = None, *, to: str = "bundle",
     ``batch_size`` N or None/"dynamic", ``inputs_as_nchw``, ``quantize`` dynamic/static with
     ``calibration`` data), ``tflite`` / ``edgetpu`` (``quantize`` none/float16/dynamic/int8/
     uint8, ``calibration`` and its ``labels``, ``io_type``, ``allow_tf_ops``,
-    ``calibration_samples``; full int8 by kerasport: ``range_estimator`` minmax/percentile/mse,
-    ``int8_fallback`` error/float for layers without an int8 kernel). ``scale``/``mean``/
-    ``std`` scale calibration images.
+    ``calibration_samples``; ``converter`` "kerasport" (its own writer, the default for
+    none/float16/dynamic) or "tensorflow"; ``tflite_lstm`` "fused" or "unrolled"; full int8 by
+    kerasport: ``range_estimator`` minmax/percentile/mse, ``int8_fallback`` error/float for
+    layers without an int8 kernel). ``scale``/``mean``/``std`` scale calibration images.
     ``output`` defaults to a path next to ``source``.
 
     Outputs are written beside the target and renamed only after every check passed: on an
@@ -50,7 +52,8 @@ def convert(source: str, output: str | None = None, *, to: str = "bundle",
         to, weights=weights, opset=opset, batch_size=batch_size, scale=scale, mean=mean,
         std=std, calibration_samples=calibration_samples, inputs_as_nchw=inputs_as_nchw,
         quantize=quantize, calibration=calibration, labels=labels, io_type=io_type,
-        allow_tf_ops=allow_tf_ops, range_estimator=range_estimator, int8_fallback=int8_fallback)
+        allow_tf_ops=allow_tf_ops, converter=converter, tflite_lstm=tflite_lstm,
+        range_estimator=range_estimator, int8_fallback=int8_fallback)
     return convert_with(source, output, options)
 
 

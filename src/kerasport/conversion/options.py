@@ -13,6 +13,8 @@ from kerasport.errors import InputError, KerasportError
 TARGETS = ("bundle", "python", "onnx", "tflite", "edgetpu")
 WEIGHT_MODES = ("float32", "float16", "int8")
 QUANTIZE_MODES = ("none", "dynamic", "static", "float16", "int8", "uint8")
+CONVERTERS = ("kerasport", "tensorflow")  # TFLite: kerasport's own writer or TF's converter
+LSTM_FORMS = ("fused", "unrolled")  # TFLite writer: UNIDIRECTIONAL_SEQUENCE_LSTM or unrolled
 RANGE_ESTIMATORS = ("minmax", "percentile", "mse")  # kerasport.quantize.ranges.ESTIMATORS
 INT8_FALLBACKS = ("error", "float")
 
@@ -63,6 +65,8 @@ class ConvertOptions:
     io_type: str | None = None
     allow_tf_ops: bool = False
     calibration_samples: int = 500
+    converter: str | None = None
+    tflite_lstm: str = "fused"
     range_estimator: str = "minmax"
     int8_fallback: str = "error"
 
@@ -76,6 +80,8 @@ class ConvertOptions:
         _choice(to, TARGETS, "to")
         _choice(weights, WEIGHT_MODES, "weights")
         _choice(rest.get("quantize"), QUANTIZE_MODES, "quantize")
+        _choice(rest.get("converter"), CONVERTERS, "converter")
+        _choice(rest.get("tflite_lstm"), LSTM_FORMS, "tflite-lstm")
         _choice(rest.get("range_estimator"), RANGE_ESTIMATORS, "range-estimator")
         _choice(rest.get("int8_fallback"), INT8_FALLBACKS, "int8-fallback")
         batch = None if batch_size in (None, "dynamic") else _int(batch_size, "batch-size")

@@ -3,10 +3,9 @@ TensorFlow: ranges from the NumPy runtime, the writer's float32 graph, the int8 
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,11 +23,13 @@ class Int8File:
     summary: Int8Summary
     estimator: str
     samples: int
+    notes: list[str] = field(default_factory=list)  # the writer's (e.g. a fixed batch)
 
     def lines(self) -> list[str]:
         """What the report says about the quantization."""
         s = self.summary
-        out = [f"int8 activation ranges: {self.estimator} estimator over {self.samples} "
+        out = list(self.notes)
+        out += [f"int8 activation ranges: {self.estimator} estimator over {self.samples} "
                f"calibration samples; {s.int8_ops} operators in int8"]
         if s.float_ops:
             out.append(f"{len(s.float_ops)} operators left in float32 (--int8-fallback "
@@ -40,38 +41,39 @@ class Int8File:
 def write_int8(model: Any, calibration: Sequence[np.ndarray], io_type: str = "float32",
                estimator: str = "minmax", batch_size: int | None = None,
                allow_float: bool = False, percentile: float = DEFAULT_PERCENTILE,
-               source: str = "given") -> Int8File:
+               source: str = "given", lstm: str = "fused") -> Int8File:
     """The full-integer .tflite bytes of ``model`` (a kerasport Model): activation ranges of
     every value measured on ``calibration`` (one array per input) by ``estimator``
     (minmax, percentile, mse); int8 per-channel weights; I/O as ``io_type``. Layers without
     an int8 kernel are refused unless ``allow_float`` keeps them float32. ``source`` names
-    the calibration data in messages."""
+    the calibration data in messages; ``lstm`` is the writer's LSTM form (fused, unrolled)."""
     from kerasport.export.tflite.writer import build
     from kerasport.export.tflite.writer.serialize import serialize
 
     ranges = calibrate_ranges(model.graph, calibration, estimator, percentile, source)
-    ctx, inputs, outputs = build(model, batch_size)
+    ctx, inputs, outputs = build(model, batch_size, lstm)
     ins, outs, summary = full_integer(ctx, inputs, outputs, ranges, io_type, allow_float)
     content = serialize(ctx, ins, outs, list(model.input_names),
                         list(model.graph.output_names or model.graph.outputs))
-    return Int8File(content, summary, estimator, int(np.asarray(calibration[0]).shape[0]))
+    return Int8File(content, summary, estimator, int(np.asarray(calibration[0]).shape[0]),
+                    list(getattr(ctx, "notes", [])))
 
 
 FALLBACKS = ("error", "float")
 
 
-def export_int8(source: str, out: str, model: Any, options: Any,
-                calibration: Sequence[np.ndarray] | None, labels: np.ndarray | None = None,
-                estimator: str = "minmax", fallback: str = "error",
+def export_int8(out: str, model: Any, options: Any, calibration: Sequence[np.ndarray] | None,
+                labels: np.ndarray | None = None, source_size: int | None = None,
+                lstm: str = "fused", estimator: str = "minmax", fallback: str = "error",
                 edgetpu: bool = False) -> Any:
-    """Write the full-integer file ``out`` for ``model`` (read from ``source``) with
+    """Write the full-integer file ``out`` for ``model`` with
     kerasport's own quantization (``options``: a TFLiteOptions in an int8/uint8 mode), run it
     in LiteRT against the NumPy runtime on the calibration data, then write it (nothing is
     written if a step fails). ``fallback="float"`` keeps layers without an int8 kernel in
     float32 (refused for ``edgetpu``). Returns a TFLiteReport."""
     from kerasport.errors import InputError, KerasportError, MissingExtraError
     from kerasport.export.tflite import TFLiteReport
-    from kerasport.export.tflite.check import compare
+    from kerasport.export.tflite.check import FlexUnavailable, compare
     from kerasport.export.tflite.convert import quiet_stderr
     from kerasport.io import staged_output
 
@@ -87,17 +89,17 @@ def export_int8(source: str, out: str, model: Any, options: Any,
     start = time.perf_counter()
     part = [a[:options.calibration_samples] for a in calibration]
     made = write_int8(model, part, options.resolved_io_type, estimator, options.batch_size,
-                      fallback == "float", source=source)
+                      fallback == "float", source="--calibration", lstm=lstm)
     seconds = time.perf_counter() - start
     notes = made.lines()
     check = None
     try:
         with quiet_stderr():
             check = compare(made.content, model, list(calibration), labels)
-    except MissingExtraError as exc:
-        notes.append(f"not checked: {exc}")
+    except (MissingExtraError, FlexUnavailable) as exc:
+        notes.append(f"written but not checked: {exc}")
     with staged_output(out) as tmp:
         with open(tmp, "wb") as f:
             f.write(made.content)
-    return TFLiteReport(out, options, len(made.content), os.path.getsize(source), seconds,
-                        check, "calibration", "; ".join(notes))
+    return TFLiteReport(out, options, len(made.content), source_size or len(made.content),
+                        seconds, check, "calibration", "; ".join(notes), "kerasport")

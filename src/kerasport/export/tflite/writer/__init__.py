@@ -88,15 +88,38 @@ def _fuse(ctx: Any, graph: Graph) -> None:
             ctx.skip.add(i)
 
 
-def build(model: Any, batch_size: int | None = None) -> tuple[Any, list[int], list[int]]:
-    """The TFLite-level graph of ``model``: (context, input tensors, output tensors)."""
+LSTM_MODES = ("fused", "unrolled")
+
+
+def _fused_lstm_layers(ctx: Any, graph: Graph) -> list[str]:
+    from kerasport.export.tflite.writer.recurrent import fused_lstm_ok
+
+    return sorted({n.layer for n in graph.nodes if n.op == "LSTM" and fused_lstm_ok(ctx, n)})
+
+
+def build(model: Any, batch_size: int | None = None,
+          lstm: str = "fused") -> tuple[Any, list[int], list[int]]:
+    """The TFLite-level graph of ``model``: (context, input tensors, output tensors).
+
+    ``lstm``: "fused" writes LSTMs as UNIDIRECTIONAL_SEQUENCE_LSTM, whose states are variable
+    tensors of a fixed batch (a dynamic batch becomes 1, said in ``context.notes``);
+    "unrolled" writes them step by step and keeps the batch dynamic."""
     from kerasport.export.tflite.writer.context import TFLiteContext
     from kerasport.export.tflite.writer.helpers import read, tensor
 
+    if lstm not in LSTM_MODES:
+        raise KerasportError(f"unknown LSTM form '{lstm}': use one of {', '.join(LSTM_MODES)}")
     graph = model.graph
     check_mappable(graph)
     emitters = _emitters()
     ctx = TFLiteContext(graph, batch_size)
+    ctx.fused_lstm = lstm == "fused"
+    fused = _fused_lstm_layers(ctx, graph) if ctx.fused_lstm else []
+    if fused and batch_size is None:
+        ctx.batch_size = 1
+        ctx.notes.append(f"batch fixed to 1: UNIDIRECTIONAL_SEQUENCE_LSTM keeps its state in "
+                         f"tensors of a fixed batch ({', '.join(fused)}); --tflite-lstm "
+                         "unrolled keeps the batch dynamic")
     inputs = []
     for v in graph.inputs:
         value = graph.values[v]
@@ -118,18 +141,22 @@ def build(model: Any, batch_size: int | None = None) -> tuple[Any, list[int], li
     return ctx, inputs, outputs
 
 
-def write_tflite(model: Any, quantize: str = "none", batch_size: int | None = None) -> bytes:
+def write_tflite(model: Any, quantize: str = "none", batch_size: int | None = None,
+                 lstm: str = "fused", notes: list[str] | None = None) -> bytes:
     """The .tflite bytes of a kerasport Model, written by kerasport (no TensorFlow).
 
     ``quantize``: none (float32), float16 (float16 weights + DEQUANTIZE) or dynamic (int8
     per-channel weights, float activations). ``batch_size`` fixes the batch (None: dynamic
-    where the ops allow it)."""
+    where the ops allow it); ``lstm`` as for ``build``. What the writer decided on its own
+    (a fixed batch) is appended to ``notes``."""
     from kerasport.export.tflite.writer.serialize import serialize
 
     if quantize not in WRITER_MODES:
         raise KerasportError(f"kerasport's TFLite writer does not do --quantize {quantize} yet: "
                              f"use one of {', '.join(WRITER_MODES)}, or --converter tensorflow")
-    ctx, inputs, outputs = build(model, batch_size)
+    ctx, inputs, outputs = build(model, batch_size, lstm)
+    if notes is not None:
+        notes.extend(ctx.notes)
     if quantize != "none":
         from kerasport.export.tflite.writer.quantize import quantize_weights
 

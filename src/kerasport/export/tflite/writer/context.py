@@ -100,6 +100,11 @@ class TFLiteContext:
         self.fused_target: dict[str, str] = {}  # producer output -> the activation's output
         self.skip: set[int] = set()  # positions of IR nodes folded into their producer
         self.rename: dict[str, str] = {}  # value read under another name
+        # LSTMs as UNIDIRECTIONAL_SEQUENCE_LSTM (else unrolled over time)
+        self.fused_lstm = True
+        self.notes: list[str] = []  # decisions the writer took (a fixed batch ...)
+        self.shared: dict = {}  # constants shared by unrolled steps: key -> (array, tensor)
+        self.used = {v for n in graph.nodes for v in n.inputs} | set(graph.outputs)
 
     def fresh(self, base: str) -> str:
         """A new unique tensor name."""

@@ -1,1 +1,54 @@
-"""resize"""
+"""Resizing: RESIZE_NEAREST_NEIGHBOR and RESIZE_BILINEAR (half-pixel centres, as
+tf.image.resize), UpSampling's integer repeats as a nearest resize."""
+
+from __future__ import annotations
+
+from kerasport.errors import KerasportError
+from kerasport.export.tflite.writer.context import TFLiteContext, emitter
+from kerasport.export.tflite.writer.conv import reshape
+from kerasport.export.tflite.writer.helpers import ints, options, read, temp, tshape, write
+from kerasport.ir.graph import Node
+
+
+def _resize(ctx: TFLiteContext, node: Node, x: int, size: list[int], method: str,
+            half_pixel: bool) -> None:
+    """2-D resize of ``x`` (1-D inputs over a width axis of 1) into the node's output."""
+    out = write(ctx, node.outputs[0])
+    one_d = len(size) == 1
+    if one_d:
+        n, t, c = tshape(ctx, x)
+        x = reshape(ctx, x, [n, t, 1, c])
+        size = [size[0], 1]
+    code, kind = (("RESIZE_NEAREST_NEIGHBOR", "ResizeNearestNeighborOptions")
+                  if method == "nearest" else ("RESIZE_BILINEAR", "ResizeBilinearOptions"))
+    opts = options(kind, alignCorners=False, halfPixelCenters=half_pixel)
+    if not one_d:
+        ctx.op(code, [x, ints(ctx, size, "size")], [out], opts)
+        return
+    shape = tshape(ctx, out)
+    mid = temp(ctx, f"{node.outputs[0]}/2d", [shape[0], shape[1], 1, shape[2]])
+    ctx.op(code, [x, ints(ctx, size, "size")], [mid], opts)
+    reshape(ctx, mid, shape, out)
+
+
+@emitter("Resize")
+def resize(ctx: TFLiteContext, node: Node) -> None:
+    """'nearest' or 'bilinear' over 1 or 2 spatial axes."""
+    size = list(node.attrs.get("size", (1, 1)))
+    method = node.attrs.get("method", "nearest")
+    if method not in ("nearest", "bilinear") or len(size) > 2:
+        raise KerasportError(f"layer '{node.layer}': {len(size)}-D '{method}' resizing has no "
+                             "TFLite operator (nearest and bilinear in 1-D or 2-D do)")
+    _resize(ctx, node, read(ctx, node.inputs[0]), size, method, True)
+
+
+@emitter("Repeat")
+def repeat(ctx: TFLiteContext, node: Node) -> None:
+    """Integer upsampling (UpSampling1D/2D) as a nearest resize to the repeated size."""
+    repeats = list(node.attrs.get("repeats", (2,)))
+    shape = ctx.shape(node.outputs[0])
+    if len(repeats) > 2 or len(shape) != len(repeats) + 2 or None in shape[1:-1]:
+        raise KerasportError(f"layer '{node.layer}': repeating {len(repeats)} axes of a "
+                             f"rank-{len(shape)} tensor has no TFLite form (1-D and 2-D "
+                             "upsampling with known sizes do)")
+    _resize(ctx, node, read(ctx, node.inputs[0]), list(shape[1:-1]), "nearest", False)

@@ -120,6 +120,22 @@ def _signature(s: Any, names: list[str], indices: list[int]) -> list[Any]:
     return out
 
 
+def prune(ctx: TFLiteContext, inputs: list[int], outputs: list[int]) -> tuple[list[int],
+                                                                              list[int]]:
+    """Drop tensors no operator, input or output refers to (replaced by quantized copies);
+    renumbers every reference. Returns the new inputs and outputs."""
+    used = set(inputs) | set(outputs)
+    for op in ctx.operators:
+        used.update(t for t in (*op.inputs, *op.outputs, *op.intermediates) if t >= 0)
+    new = {old: i for i, old in enumerate(sorted(used))}
+    ctx.tensors = [ctx.tensors[old] for old in sorted(used)]
+    for op in ctx.operators:
+        op.inputs = [new[t] if t >= 0 else -1 for t in op.inputs]
+        op.outputs = [new[t] for t in op.outputs]
+        op.intermediates = [new[t] for t in op.intermediates]
+    return [new[t] for t in inputs], [new[t] for t in outputs]
+
+
 def serialize(ctx: TFLiteContext, inputs: list[int], outputs: list[int], input_names: list[str],
               output_names: list[str], description: str = "kerasport") -> bytes:
     """The .tflite bytes of ``ctx``'s graph with subgraph ``inputs``/``outputs`` (tensor
@@ -127,6 +143,7 @@ def serialize(ctx: TFLiteContext, inputs: list[int], outputs: list[int], input_n
     import flatbuffers
 
     s = schema_module()
+    inputs, outputs = prune(ctx, inputs, outputs)
     empty = s.BufferT()  # buffer 0: the empty sentinel every non-constant tensor points at
     buffers: list[Any] = [empty]
     sub = s.SubGraphT()
