@@ -85,6 +85,7 @@ def lstm(ctx: TFLiteContext, node: Node) -> None:
     batch = tshape(ctx, x)[0]
     h = tensor(ctx, f"{name}/h_state", [batch, units], variable=True)
     c = tensor(ctx, f"{name}/c_state", [batch, units], variable=True)
+    zero_states(ctx, [h, c])
     steps = tshape(ctx, x)[1]
     seq = temp(ctx, f"{name}/sequence", [batch, steps, units])
     inputs = [x, *w_in, *w_rec, -1, -1, -1, *b, -1, -1, h, c, -1, -1, -1, -1]
@@ -95,6 +96,15 @@ def lstm(ctx: TFLiteContext, node: Node) -> None:
         alias(ctx, name, seq)
     else:
         last_step(ctx, seq, name)
+
+
+def zero_states(ctx: TFLiteContext, states: list[int]) -> None:
+    """FILL the variable state tensors with zeros before the LSTM runs: LiteRT keeps variable
+    tensors between invocations, and a Keras LSTM starts every call from zeros."""
+    for state in states:
+        dims = ctx.tensors[state].shape
+        ctx.op("FILL", [ints(ctx, dims, "dims"), const(ctx, np.zeros((), np.float32), "zero")],
+               [state])
 
 
 def _reverse_time(ctx: TFLiteContext, x: int) -> int:
