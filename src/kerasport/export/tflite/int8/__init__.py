@@ -18,12 +18,16 @@ FALLBACK_HINT = ("--int8-fallback float keeps such layers in float32 between DEQ
 
 def full_integer(ctx: Any, inputs: list[int], outputs: list[int],
                  ranges: dict[str, tuple[float, float]], io_type: str = "float32",
-                 allow_float: bool = False) -> tuple[list[int], list[int], Int8Summary]:
+                 allow_float: bool = False, extra: dict[int, tuple[float, float]] | None = None,
+                 ) -> tuple[list[int], list[int], Int8Summary]:
     """Quantize the float32 graph in ``ctx`` (subgraph ``inputs``/``outputs``, tensor indices)
     to int8 with the calibrated ``ranges`` of its IR values; I/O as ``io_type`` (float32,
     int8, uint8). Operators without an int8 kernel are refused, listed by layer, unless
-    ``allow_float``. Returns the new subgraph inputs, outputs and a summary."""
+    ``allow_float``. ``extra``: ranges of intermediate tensors (by index) measured elsewhere.
+    Returns the new subgraph inputs, outputs and a summary."""
     rw = Int8Rewriter(ctx, ranges)
+    for i, r in (extra or {}).items():
+        rw.ranges.setdefault(i, r)
     for i in inputs:
         if io_type != "float32" and rw.is_activation(i):
             r = rw.ranges.get(i)

@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from kerasport.export.tflite.int8 import Int8Summary, full_integer
+from kerasport.errors import MissingExtraError
+from kerasport.export.tflite.int8 import Int8Summary, full_integer, prune
+from kerasport.export.tflite.int8.observe import float_file_ranges, missing_ranges
 from kerasport.quantize.ranges import DEFAULT_PERCENTILE
 from kerasport.runtime.calibrate import calibrate_ranges
 
@@ -52,11 +54,37 @@ def write_int8(model: Any, calibration: Sequence[np.ndarray], io_type: str = "fl
 
     ranges = calibrate_ranges(model.graph, calibration, estimator, percentile, source)
     ctx, inputs, outputs = build(model, batch_size, lstm)
-    ins, outs, summary = full_integer(ctx, inputs, outputs, ranges, io_type, allow_float)
+    inputs, outputs = prune(ctx, inputs, outputs)
+    extra = _intermediate_ranges(ctx, inputs, outputs, ranges, calibration, estimator,
+                                 percentile)
+    ins, outs, summary = full_integer(ctx, inputs, outputs, ranges, io_type, allow_float,
+                                      extra)
     content = serialize(ctx, ins, outs, list(model.input_names),
                         list(model.graph.output_names or model.graph.outputs))
     return Int8File(content, summary, estimator, int(np.asarray(calibration[0]).shape[0]),
                     list(getattr(ctx, "notes", [])))
+
+
+def _intermediate_ranges(ctx: Any, inputs: list[int], outputs: list[int],
+                         ranges: dict[str, tuple[float, float]],
+                         calibration: Sequence[np.ndarray], estimator: str,
+                         percentile: float) -> dict[int, tuple[float, float]]:
+    """Ranges (by tensor index) of the float tensors the IR does not name, measured on the
+    float32 file in LiteRT; empty when there are none or LiteRT is missing (then the pass
+    bounds them from their inputs' ranges where it can)."""
+    from kerasport.export.tflite.writer.serialize import serialize
+
+    missing = missing_ranges(ctx, ranges)
+    if not missing:
+        return {}
+    names = [str(t) for t in range(len(inputs))]
+    content = serialize(ctx, inputs, outputs, names, [f"o{i}" for i in range(len(outputs))])
+    try:
+        found = float_file_ranges(content, calibration, {ctx.tensors[i].name for i in missing},
+                                  estimator, percentile)
+    except (ImportError, MissingExtraError):
+        return {}
+    return {i: found[ctx.tensors[i].name] for i in missing if ctx.tensors[i].name in found}
 
 
 FALLBACKS = ("error", "float")

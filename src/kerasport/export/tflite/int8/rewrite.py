@@ -68,6 +68,7 @@ class Int8Rewriter:
         self.int8_of: dict[int, int] = {}
         self.float_of: dict[int, int] = {}
         self.ops: list[Operator] = []
+        self.quantized: dict[tuple, tuple[int, QuantParams]] = {}  # shared weights: one copy
         self.summary = Int8Summary()
         self.layer = ""
 
@@ -157,7 +158,8 @@ class Int8Rewriter:
             return
         try:
             if op.code not in rules.INT8_OPS:
-                raise NotInt8(f"TFLite has no int8 kernel for {op.code} here")
+                raise NotInt8(rules.NO_INT8.get(op.code,
+                                                f"TFLite has no int8 kernel for {op.code} here"))
             self._int8(op)
             self.summary.int8_ops += 1
         except NotInt8 as exc:
@@ -237,22 +239,30 @@ class Int8Rewriter:
 
     def _weighted(self, op: Operator, w: rules.Weighted) -> list[int]:
         inputs = list(op.inputs)
-        x = self.as_int8(inputs[w.data])
-        inputs[w.data] = x
         k = inputs[w.weight]
+        b = inputs[w.bias] if w.bias is not None and w.bias < len(inputs) else -1
         if not self.is_float_const(k):
             raise NotInt8("its weights are not a float32 constant")
-        q, wp = affine.weight_params(self.t[k].data, w.axis)
-        inputs[w.weight] = tensor(self.ctx, f"{self.t[k].name}/int8", tshape(self.ctx, k),
-                                  "int8", q, to_quant(wp))
-        b = inputs[w.bias] if w.bias is not None and w.bias < len(inputs) else -1
+        if b >= 0 and not self.is_float_const(b):
+            raise NotInt8("its bias is not a float32 constant")
+        x = self.as_int8(inputs[w.data])
+        inputs[w.data] = x
+        key = ("weight", k, w.axis)
+        if key not in self.quantized:
+            q, wp = affine.weight_params(self.t[k].data, w.axis)
+            made = tensor(self.ctx, f"{self.t[k].name}/int8", tshape(self.ctx, k), "int8", q,
+                          to_quant(wp))
+            self.quantized[key] = (made, wp)
+        inputs[w.weight], wp = self.quantized[key]
         if b >= 0:
-            if not self.is_float_const(b):
-                raise NotInt8("its bias is not a float32 constant")
-            try:
-                qb, bp = affine.bias_params(self.t[b].data, self.params[x].scale[0], wp)
-            except KerasportError as exc:
-                raise NotInt8(str(exc)) from exc
-            inputs[w.bias] = tensor(self.ctx, f"{self.t[b].name}/int32", tshape(self.ctx, b),
-                                    "int32", qb, to_quant(bp))
+            key = ("bias", b, self.params[x].scale[0], wp.scale)
+            if key not in self.quantized:
+                try:
+                    qb, bp = affine.bias_params(self.t[b].data, self.params[x].scale[0], wp)
+                except KerasportError as exc:
+                    raise NotInt8(str(exc)) from exc
+                made = tensor(self.ctx, f"{self.t[b].name}/int32", tshape(self.ctx, b),
+                              "int32", qb, to_quant(bp))
+                self.quantized[key] = (made, bp)
+            inputs[w.bias] = self.quantized[key][0]
         return inputs

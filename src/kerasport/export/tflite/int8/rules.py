@@ -44,11 +44,20 @@ OWN_PARAMS = frozenset({
     "RELU", "RELU6", "RELU_N1_TO_1", "LEAKY_RELU", "PRELU", "HARD_SWISH", "GELU", "ELU",
     "BATCH_MATMUL", "RSQRT", "QUANTIZE", "ABS", "NEG",
 })
-SHARED = frozenset({"CONCATENATION", "MAXIMUM", "MINIMUM"})
+SHARED = frozenset({"CONCATENATION", "MAXIMUM", "MINIMUM", "PACK"})
 # ops that read only a tensor's shape: any input type, left as they are
 SHAPE_ONLY = frozenset({"SHAPE", "RANK"})
 # ops whose int8 kernels need per-tensor parameters for every input (weights excepted)
 INT8_OPS = frozenset(WEIGHTED) | OWN_PARAMS | SHARED | frozenset(FIXED_OUTPUT) | SAME_AS_INPUT
+
+# why an operator without an int8 kernel here stays float, when there is more to say
+NO_INT8 = {
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": "TFLite's int8 LSTM kernel needs int16 cell states and "
+    "per-gate intermediate scales, which kerasport does not compute: --tflite-lstm unrolled "
+    "writes the LSTM as int8 FULLY_CONNECTED/LOGISTIC/TANH/MUL/ADD steps",
+    "FILL": "it sets the fused LSTM's float32 states (see UNIDIRECTIONAL_SEQUENCE_LSTM)",
+    "DIV": "TFLite's DIV has no int8 kernel",
+}
 
 Range = tuple[float, float]
 
