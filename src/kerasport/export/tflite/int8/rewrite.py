@@ -197,12 +197,7 @@ class Int8Rewriter:
             inputs = self._weighted(op, rules.WEIGHTED[code])
             out_params = [self._own(o) for o in outs]
         elif code in rules.SAME_AS_INPUT:
-            data = next((i for i in op.inputs if i >= 0 and self.is_activation(i)), None)
-            if data is None:
-                raise NotInt8("no activation input")
-            x = self.as_int8(data)
-            p = self.params[x]
-            inputs = [x if i == data else self._operand(i, p) for i in op.inputs]
+            inputs, p = self._same_as_input(op)
             out_params = [p] * len(outs)
         elif code in rules.SHARED:
             p = self._own(outs[0])
@@ -217,6 +212,21 @@ class Int8Rewriter:
             self.set_int8(o, p)
         self.ops.append(Operator(code, inputs, op.outputs, op.options, op.layer,
                                  list(op.intermediates)))
+
+    def _same_as_input(self, op: Operator) -> tuple[list[int], QuantParams]:
+        """Inputs of an op whose output keeps its data input's parameters: the first
+        activation, else a float constant (an embedding table read by GATHER), quantized by
+        its own range; other float constants (pad values) on the same parameters."""
+        data = next((i for i in op.inputs if i >= 0 and self.is_activation(i)), None)
+        if data is not None:
+            x = self.as_int8(data)
+            p = self.params[x]
+            return [x if i == data else self._operand(i, p) for i in op.inputs], p
+        table = next((i for i in op.inputs if self.is_float_const(i)), None)
+        if table is None:
+            raise NotInt8("it has no float input")
+        p = affine.activation_params(*(self.range_of(table) or (0.0, 0.0)))
+        return [self._operand(i, p) for i in op.inputs], p
 
     def _operand(self, i: int, p: QuantParams | None) -> int:
         """An int8 input: activations through ``as_int8``, float constants quantized (with
