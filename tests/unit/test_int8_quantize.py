@@ -217,3 +217,36 @@ def test_calibrated_minmax_ranges_are_the_intermediates_extremes():
 def test_bad_calibration_data_is_refused(data, match):
     with pytest.raises(InputError, match=match):
         calibrate_ranges(_dense_relu_graph(), [data], source="cal.npy")
+
+
+# -- ranges of intermediate TFLite tensors ----------------------------------------------------
+
+
+@pytest.mark.parametrize("code,a,b", [("ADD", (-1.0, 2.0), (0.5, 3.0)),
+                                      ("SUB", (-1.0, 2.0), (0.5, 3.0)),
+                                      ("MUL", (-1.0, 2.0), (-3.0, 0.5)),
+                                      ("MAXIMUM", (-1.0, 2.0), (0.5, 3.0)),
+                                      ("MINIMUM", (-1.0, 2.0), (0.5, 3.0))])
+def test_interval_bounds_every_result(code, a, b):
+    """The bound of a binary op contains the op applied to any inputs in the ranges, and is
+    reached (tight)."""
+    from kerasport.export.tflite.int8.rules import interval
+
+    fn = {"ADD": np.add, "SUB": np.subtract, "MUL": np.multiply, "MAXIMUM": np.maximum,
+          "MINIMUM": np.minimum}[code]
+    x = np.linspace(*a, 101)[:, None]
+    y = np.linspace(*b, 101)[None, :]
+    z = fn(x, y)
+    lo, hi = interval(code, [a, b])
+    assert lo == pytest.approx(z.min()) and hi == pytest.approx(z.max())
+
+
+def test_interval_unary_and_unknown():
+    from kerasport.export.tflite.int8.rules import interval
+
+    assert interval("RELU6", [(-3.0, 9.0)]) == (0.0, 6.0)
+    assert interval("ABS", [(-3.0, 2.0)]) == (0.0, 3.0)
+    assert interval("NEG", [(-3.0, 2.0)]) == (-2.0, 3.0)
+    assert interval("RESHAPE", [(-3.0, 2.0)]) == (-3.0, 2.0)
+    assert interval("EXP", [(-3.0, 2.0)]) is None
+    assert interval("ADD", [(-3.0, 2.0), None]) is None
