@@ -14,7 +14,6 @@ Bounds (stated per test, measured values in comments):
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ from kerasport.errors import InputError, UnsupportedLayerError
 pytest.importorskip("ai_edge_litert")
 pytest.importorskip("flatbuffers")
 
-from ai_edge_litert.interpreter import Interpreter  # noqa: E402
+from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: E402
 
 from kerasport.export.tflite.check import compare  # noqa: E402
 from kerasport.export.tflite.int8.export import write_int8  # noqa: E402
@@ -42,8 +41,7 @@ Y = EXAMPLES / "digits_test_y.npy"
 def op_types(content: bytes) -> list[tuple[str, list[str], list[str]]]:
     """(operator, input dtypes, output dtypes) of each operator of a TFLite file."""
     it = Interpreter(model_content=content, experimental_op_resolver_type=(
-        __import__("ai_edge_litert.interpreter", fromlist=["OpResolverType"])
-        .OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
+        OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
     it.allocate_tensors()
     details = {t["index"]: t["dtype"].__name__ for t in it.get_tensor_details()}
     return [(op["op_name"], [details[i] for i in op["inputs"] if i >= 0],
@@ -257,5 +255,17 @@ def test_mobilenet_v2_full_int8(mobilenet):
     assert check.top1_agreement >= 0.9 and check.max_error <= 5e-2, check
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(pytest.main([__file__, "-q"]))
+
+def test_drift_names_each_tensor_within_a_few_steps(mixed):
+    """The debugging view: every IR-named tensor of the int8 file against the runtime."""
+    from kerasport.export.tflite.int8.debug import drift
+
+    _, model, x = mixed
+    made = write_int8(model, [x], "float32", "minmax")
+    rows = drift(made.content, model, [x[:8]])
+    names = {r.tensor for r in rows}
+    assert {"conv", "cat", "add", "up", "gmp", "cat2"} <= names, names
+    for r in rows:
+        if r.scale:  # int8 tensors: a few quantization steps at most (measured <= 3)
+            assert r.max_error <= 6 * r.scale, r
+    assert "steps" in str(rows[0])

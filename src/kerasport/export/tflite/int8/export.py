@@ -34,9 +34,9 @@ class Int8File:
         out += [f"int8 activation ranges: {self.estimator} estimator over {self.samples} "
                f"calibration samples; {s.int8_ops} operators in int8"]
         if s.float_ops:
+            kinds = list(dict.fromkeys(str(f) for f in s.float_ops))
             out.append(f"{len(s.float_ops)} operators left in float32 (--int8-fallback "
-                       f"float): " + "; ".join(str(f) for f in s.float_ops[:8])
-                       + (" ..." if len(s.float_ops) > 8 else ""))
+                       f"float): " + "; ".join(kinds[:8]) + (" ..." if len(kinds) > 8 else ""))
         return out
 
 
