@@ -21,7 +21,9 @@ from kerasport.errors import KerasportError
 INT8_MIN, INT8_MAX = -128, 127
 WEIGHT_MAX = 127
 INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
-TINY_SCALE = 1e-9  # a value that is always 0 still needs a positive scale
+# a value that is always 0 still needs a positive scale; any represents 0 exactly, and a
+# moderate one keeps int32 biases (input scale x weight scale) in range: [0, 1]
+ZERO_RANGE_SCALE = 1.0 / 255.0
 
 # Output parameters TFLite's int8 kernels require: (scale, zero point), by TFLite op.
 FIXED_OUTPUT = {
@@ -69,7 +71,7 @@ def activation_params(lo: float, hi: float, dtype: str = "int8") -> QuantParams:
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
     scale = (hi - lo) / (qmax - qmin)
     if scale <= 0:
-        return QuantParams((TINY_SCALE,), (qmin if lo == 0 else 0,), None, dtype)
+        return QuantParams((ZERO_RANGE_SCALE,), (qmin,), None, dtype)
     zero = qmin - lo / scale
     zero_point = int(np.clip(np.round(zero), qmin, qmax))
     return QuantParams((float(np.float32(scale)),), (zero_point,), None, dtype)

@@ -114,10 +114,15 @@ class Int8Rewriter:
         return dst
 
     def as_int8(self, i: int) -> int:
-        """The int8 form of activation ``i`` (a QUANTIZE made on first need)."""
+        """The int8 form of activation ``i`` (a QUANTIZE made on first need; a float constant
+        read as data is quantized by its own range)."""
         p = self.params.get(i)
         if p is not None and p.dtype == "int8":
             return i
+        if i not in self.int8_of and self.is_float_const(i):  # e.g. a zero initial state
+            self.int8_of[i] = self.const_int8(i)
+            self.params[self.int8_of[i]] = affine.activation_params(*(self.range_of(i)
+                                                                      or (0.0, 0.0)))
         if i not in self.int8_of:
             if p is not None:  # uint8 model input: requantize to int8
                 target = QuantParams(p.scale, (p.zero_point[0] - 128,))
