@@ -49,7 +49,27 @@ WAYS = {
              ("TensorFlow", "tensorflow", "", "", False)],
     "LSTM-text": [("kerasport unrolled", "kerasport", "minmax", "unrolled", False),
                   ("TensorFlow", "tensorflow", "", "", False)],
+    "transformer": [("kerasport minmax", "kerasport", "minmax", "fused", False),
+                    ("TensorFlow", "tensorflow", "", "", False)],
+    "ResNet50-96": [("kerasport minmax", "kerasport", "minmax", "fused", False),
+                    ("TensorFlow", "tensorflow", "", "", False)],
+    "EfficientNetB0-96": [("kerasport minmax", "kerasport", "minmax", "fused", False),
+                          ("TensorFlow", "tensorflow", "", "", False)],
 }
+APPS = {"MobileNetV2-96": "MobileNetV2", "ResNet50-96": "ResNet50",
+        "EfficientNetB0-96": "EfficientNetB0"}
+
+
+def transformer(keras):
+    """One post-norm encoder block (4 heads of 32, relu FFN 256) over 100 tokens, pooled (as
+    benchmarks/onnx_vs_keras.py)."""
+    layers = keras.layers
+    inp = keras.Input((100,), dtype="int32", name="tokens")
+    x = layers.Embedding(20000, 128)(inp)
+    x = layers.LayerNormalization()(x + layers.MultiHeadAttention(4, 32)(x, x))
+    f = layers.Dense(128)(layers.Dense(256, activation="relu")(x))
+    x = layers.GlobalAveragePooling1D()(layers.LayerNormalization()(x + f))
+    return keras.Model(inp, layers.Dense(2, name="logits")(x), name="small_transformer")
 
 
 def build(name: str, workdir: Path) -> tuple[Path, list[np.ndarray], np.ndarray | None]:
@@ -61,15 +81,19 @@ def build(name: str, workdir: Path) -> tuple[Path, list[np.ndarray], np.ndarray 
     from keras_models import randomize, save
 
     rng = np.random.default_rng(0)
-    if name == "MobileNetV2-96":
-        km = keras.applications.MobileNetV2(weights=None, input_shape=(96, 96, 3),
-                                            classifier_activation=None)
-        x = rng.uniform(-1, 1, (32, 96, 96, 3)).astype(np.float32)
+    if name in APPS:  # random weights: logits, inputs as the model's preprocessing expects
+        km = getattr(keras.applications, APPS[name])(weights=None, input_shape=(96, 96, 3),
+                                                     classifier_activation=None)
+        span = (0, 255) if name == "EfficientNetB0-96" else (-1, 1)
+        x = rng.uniform(*span, (32, 96, 96, 3)).astype(np.float32)
     elif name == "LSTM":
         km = keras.Sequential([keras.Input((12, 4), name="seq"),
                                keras.layers.LSTM(16, name="lstm"),
                                keras.layers.Dense(5, activation="softmax", name="head")])
         x = rng.standard_normal((64, 12, 4)).astype(np.float32)
+    elif name == "transformer":
+        km = transformer(keras)
+        x = rng.integers(1, 20000, (32, 100)).astype(np.int32)
     else:
         inp = keras.Input((100,), dtype="int32", name="tokens")
         h = keras.layers.LSTM(128)(keras.layers.Embedding(20000, 128)(inp))
