@@ -36,6 +36,7 @@ pytest.importorskip("keras")
 pytest.importorskip("flatbuffers")
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 
+from kerasport.export.tflite.check import unique_names  # noqa: E402
 from kerasport.export.tflite.writer import (  # noqa: E402
     supported_ops,
     unavailable_ops,
@@ -66,10 +67,11 @@ def _run_litert(content: bytes, model, inputs: list[np.ndarray]) -> list[np.ndar
     runner = litert.Interpreter(model_content=content).get_signature_runner()
     fixed = list(runner.get_input_details().values())[0]["shape_signature"][0] == 1
     chunks = [slice(i, i + 1) for i in range(len(inputs[0]))] if fixed else [slice(None)]
-    outs: list[list[np.ndarray]] = [[] for _ in model.output_names]
+    names = unique_names(list(model.output_names))
+    outs: list[list[np.ndarray]] = [[] for _ in names]
     for sl in chunks:
         got = runner(**{n: a[sl] for n, a in zip(model.input_names, inputs)})
-        for j, name in enumerate(model.output_names):
+        for j, name in enumerate(names):
             outs[j].append(np.asarray(got[name]))
     return [np.concatenate(o) for o in outs]
 

@@ -22,14 +22,47 @@ from kerasport.ops.conv import spatial_pads
 
 
 def reshape(ctx: TFLiteContext, x: int, shape: list[int | None], out: int | None = None) -> int:
-    """RESHAPE tensor ``x`` to IR-style ``shape`` (a free batch as -1); returns the output."""
+    """RESHAPE tensor ``x`` to IR-style ``shape`` (a free dim as -1); returns the output.
+    Several free dims are read at run time when they lead both shapes (SHAPE,
+    STRIDED_SLICE, CONCATENATION)."""
     if out is None:
         out = temp(ctx, f"{ctx.tensors[x].name}/reshape", shape, ctx.tensors[x].dtype)
-    if sum(d is None for d in shape) > 1:
-        raise KerasportError(f"layer '{ctx.layer}': cannot reshape to {tuple(shape)} with "
-                             "more than one free dimension in TFLite")
-    ctx.op("RESHAPE", [x, ints(ctx, [-1 if d is None else d for d in shape], "shape")], [out],
-           options("ReshapeOptions", newShape=[-1 if d is None else d for d in shape]))
+    if sum(d is None for d in shape) <= 1:
+        ctx.op("RESHAPE", [x, ints(ctx, [-1 if d is None else d for d in shape], "shape")],
+               [out], options("ReshapeOptions", newShape=[-1 if d is None else d
+                                                          for d in shape]))
+        return out
+    src = tshape(ctx, x)
+    lead = 0
+    while lead < min(len(src), len(shape)) and src[lead] == shape[lead]:
+        lead += 1
+    if None in shape[lead:]:
+        raise KerasportError(f"layer '{ctx.layer}': cannot reshape {tuple(src)} to "
+                             f"{tuple(shape)} in TFLite: its free dims are not leading ones")
+    dyn = temp(ctx, f"{ctx.tensors[x].name}/shape", [len(src)], "int32")
+    ctx.op("SHAPE", [x], [dyn], options("ShapeOptions", outType=_int32_type()))
+    head = temp(ctx, f"{ctx.tensors[x].name}/lead", [lead], "int32")
+    ctx.op("STRIDED_SLICE", [dyn, ints(ctx, [0]), ints(ctx, [lead]), ints(ctx, [1])], [head],
+           options("StridedSliceOptions"))
+    target = temp(ctx, f"{ctx.tensors[x].name}/target", [len(shape)], "int32")
+    ctx.op("CONCATENATION", [head, ints(ctx, shape[lead:])], [target],
+           options("ConcatenationOptions", axis=0))
+    ctx.op("RESHAPE", [x, target], [out], options("ReshapeOptions"))
+    return out
+
+
+def expand(ctx: TFLiteContext, x: int, axis: int) -> int:
+    """EXPAND_DIMS: a new axis of size 1 at ``axis`` (any number of free dims)."""
+    shape = tshape(ctx, x)
+    out = temp(ctx, f"{ctx.tensors[x].name}/expand", [*shape[:axis], 1, *shape[axis:]],
+               ctx.tensors[x].dtype)
+    ctx.op("EXPAND_DIMS", [x, ints(ctx, [axis], "axis")], [out])
+    return out
+
+
+def squeeze(ctx: TFLiteContext, x: int, axis: int, out: int) -> int:
+    """SQUEEZE the size-1 ``axis`` of ``x`` into ``out``."""
+    ctx.op("SQUEEZE", [x], [out], options("SqueezeOptions", squeezeDims=[axis]))
     return out
 
 
@@ -64,8 +97,7 @@ def _as_2d(ctx: TFLiteContext, node: Node) -> tuple[int, int | None, bool]:
         padding = "valid"
     one_d = kernel.ndim == 3
     if one_d:
-        n, w, c = tshape(ctx, x)
-        x = reshape(ctx, x, [n, 1, w, c])
+        x = expand(ctx, x, 1)
     return x, padding, one_d
 
 
@@ -87,7 +119,7 @@ def _finish(ctx: TFLiteContext, node: Node, one_d: bool, code: str, inputs: list
     shape = tshape(ctx, out)
     mid = temp(ctx, f"{node.outputs[0]}/2d", [shape[0], 1, *shape[1:]])
     ctx.op(code, inputs, [mid], opts)
-    reshape(ctx, mid, shape, out)
+    squeeze(ctx, mid, 1, out)
 
 
 def _require_const_kernel(ctx: TFLiteContext, node: Node) -> None:
