@@ -275,6 +275,19 @@ def _summary(saved: dict) -> list[str]:
     return lines
 
 
+def coverage() -> list[str]:
+    """The IR ops the writer emits, and those it refuses with the reason (from the code)."""
+    from kerasport.export.tflite.writer import supported_ops, unavailable_ops
+
+    lines = ["", "## Op coverage", "",
+             f"IR ops written as TFLite builtins or formulas of builtins "
+             f"({len(supported_ops())}): " + ", ".join(f"`{op}`" for op in supported_ops())
+             + ".", "", "Refused before anything is written, with the layers that hold them:",
+             "", "| IR op | why |", "|---|---|"]
+    lines += [f"| `{op}` | {why} |" for op, why in sorted(unavailable_ops().items())]
+    return lines
+
+
 def render(saved: dict) -> str:
     """docs/tflite.md from the saved results."""
     lines = ["# TFLite: kerasport's writer and TensorFlow's converter", "",
@@ -310,6 +323,7 @@ def render(saved: dict) -> str:
                 lines.append(f"| {row['mode']} | {conv} | {_cell(r, 'seconds')} | "
                              f"{_cell(r, 'size')} | {_cell(r, 'latency_ms')} | "
                              f"{_cell(r, 'error')} |")
+    lines += coverage()
     lines += ["", "## Notes", "",
               "- LSTMs: kerasport writes UNIDIRECTIONAL_SEQUENCE_LSTM with its states zeroed "
               "by a FILL at every call (batch fixed to 1, as TensorFlow's converter needs "

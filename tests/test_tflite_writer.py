@@ -1,7 +1,8 @@
 """kerasport's own TFLite writer (no TensorFlow in the writer) against real Keras.
 
 Every parity model of the suite (tests/test_layers.py, test_vision_layers.py,
-test_recurrent.py, test_attention.py, test_activations_new.py; Keras 3, .keras) goes through
+test_recurrent.py, test_attention.py, test_activations_new.py, test_designs.py; Keras 3,
+.keras) goes through
 the writer in float32 and runs in LiteRT on a batch of 3 (one sample at a time when the writer
 fixed the batch to 1). Models holding an op without a TFLite form must be refused, naming the
 op and its layer, before anything is written.
@@ -23,6 +24,7 @@ import numpy as np
 import pytest
 import test_activations_new
 import test_attention
+import test_designs
 import test_layers
 import test_recurrent
 import test_vision_layers
@@ -47,7 +49,7 @@ WRITER_TOL = 1e-4
 BATCH = 3
 SUITES = {"layers": test_layers.CASES, "vision": test_vision_layers.CASES,
           "recurrent": test_recurrent.CASES, "attention": test_attention.CASES,
-          "activations": test_activations_new.LAYER_CASES}
+          "activations": test_activations_new.LAYER_CASES, "designs": test_designs.DESIGNS}
 ALL = {f"{suite}/{name}": build for suite, cases in SUITES.items()
        for name, build in cases.items()}
 # always run: one or more per family of emitters (the rest run with -m slow)
@@ -58,7 +60,7 @@ QUICK = ["layers/Dense-act-relu", "layers/Activation-gelu", "layers/Activation-h
          "vision/Conv2DTranspose-s2-same", "layers/MaxPooling2D-same",
          "vision/UpSampling2D-bilinear", "layers/GlobalAveragePooling2D",
          "layers/ZeroPadding2D-asym", "layers/Cropping2D", "recurrent/LSTM",
-         "recurrent/GRU-reset-before", "recurrent/masked-SimpleRNN"]
+         "recurrent/GRU-reset-before", "recurrent/masked-SimpleRNN", "designs/unet"]
 
 
 def _run_litert(content: bytes, model, inputs: list[np.ndarray]) -> list[np.ndarray]:
