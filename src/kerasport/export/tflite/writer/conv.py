@@ -25,6 +25,9 @@ def reshape(ctx: TFLiteContext, x: int, shape: list[int | None], out: int | None
     """RESHAPE tensor ``x`` to IR-style ``shape`` (a free dim as -1); returns the output.
     Several free dims are read at run time when they lead both shapes (SHAPE,
     STRIDED_SLICE, CONCATENATION)."""
+    data = ctx.tensors[x].data
+    if out is None and data is not None and None not in shape:  # a weight: reshaped here
+        return const(ctx, data.reshape(shape), f"{ctx.tensors[x].name}/reshape")
     if out is None:
         out = temp(ctx, f"{ctx.tensors[x].name}/reshape", shape, ctx.tensors[x].dtype)
     if sum(d is None for d in shape) <= 1:
