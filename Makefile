@@ -56,7 +56,8 @@ fuzz-replay: $(VENV)/.test
 # every generated page, from the code (layers) or from saved results (zoo, edge, benchmarks):
 # nothing is measured here; rerun the generators without --render to measure again
 DOC_GENERATORS := scripts/gen_layers_doc.py scripts/gen_zoo_doc.py scripts/gen_edge_doc.py \
-	benchmarks/markdown.py benchmarks/onnx_vs_keras.py benchmarks/tflite_int8.py
+	benchmarks/markdown.py benchmarks/onnx_vs_keras.py benchmarks/tflite_writer.py \
+	benchmarks/tflite_int8.py
 
 docs: $(VENV)/.core
 	$(PY) scripts/gen_layers_doc.py
@@ -64,6 +65,7 @@ docs: $(VENV)/.core
 	$(PY) scripts/gen_edge_doc.py --render
 	$(PY) benchmarks/markdown.py
 	$(PY) benchmarks/onnx_vs_keras.py --render
+	$(PY) benchmarks/tflite_writer.py
 	$(PY) benchmarks/tflite_int8.py --render
 
 docs-check: $(VENV)/.core

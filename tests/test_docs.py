@@ -17,6 +17,7 @@ GENERATORS = {
     "docs/edge.md and README's edge table": "scripts/gen_edge_doc.py",
     "docs/benchmarks.md": "benchmarks/markdown.py",
     "docs/onnx_benchmark.md": "benchmarks/onnx_vs_keras.py",
+    "docs/tflite.md": "benchmarks/tflite_writer.py",
 }
 
 

@@ -1,7 +1,8 @@
 """kerasport's own TFLite writer (no TensorFlow in the writer) against real Keras.
 
 Every parity model of the suite (tests/test_layers.py, test_vision_layers.py,
-test_recurrent.py, test_attention.py, test_activations_new.py; Keras 3, .keras) goes through
+test_recurrent.py, test_attention.py, test_activations_new.py, test_designs.py; Keras 3,
+.keras) goes through
 the writer in float32 and runs in LiteRT on a batch of 3 (one sample at a time when the writer
 fixed the batch to 1). Models holding an op without a TFLite form must be refused, naming the
 op and its layer, before anything is written.
@@ -23,6 +24,7 @@ import numpy as np
 import pytest
 import test_activations_new
 import test_attention
+import test_designs
 import test_layers
 import test_recurrent
 import test_vision_layers
@@ -36,6 +38,7 @@ pytest.importorskip("keras")
 pytest.importorskip("flatbuffers")
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 
+from kerasport.export.tflite.check import unique_names  # noqa: E402
 from kerasport.export.tflite.writer import (  # noqa: E402
     supported_ops,
     unavailable_ops,
@@ -46,7 +49,7 @@ WRITER_TOL = 1e-4
 BATCH = 3
 SUITES = {"layers": test_layers.CASES, "vision": test_vision_layers.CASES,
           "recurrent": test_recurrent.CASES, "attention": test_attention.CASES,
-          "activations": test_activations_new.LAYER_CASES}
+          "activations": test_activations_new.LAYER_CASES, "designs": test_designs.DESIGNS}
 ALL = {f"{suite}/{name}": build for suite, cases in SUITES.items()
        for name, build in cases.items()}
 # always run: one or more per family of emitters (the rest run with -m slow)
@@ -57,7 +60,7 @@ QUICK = ["layers/Dense-act-relu", "layers/Activation-gelu", "layers/Activation-h
          "vision/Conv2DTranspose-s2-same", "layers/MaxPooling2D-same",
          "vision/UpSampling2D-bilinear", "layers/GlobalAveragePooling2D",
          "layers/ZeroPadding2D-asym", "layers/Cropping2D", "recurrent/LSTM",
-         "recurrent/GRU-reset-before", "recurrent/masked-SimpleRNN"]
+         "recurrent/GRU-reset-before", "recurrent/masked-SimpleRNN", "designs/unet"]
 
 
 def _run_litert(content: bytes, model, inputs: list[np.ndarray]) -> list[np.ndarray]:
@@ -66,10 +69,11 @@ def _run_litert(content: bytes, model, inputs: list[np.ndarray]) -> list[np.ndar
     runner = litert.Interpreter(model_content=content).get_signature_runner()
     fixed = list(runner.get_input_details().values())[0]["shape_signature"][0] == 1
     chunks = [slice(i, i + 1) for i in range(len(inputs[0]))] if fixed else [slice(None)]
-    outs: list[list[np.ndarray]] = [[] for _ in model.output_names]
+    names = unique_names(list(model.output_names))
+    outs: list[list[np.ndarray]] = [[] for _ in names]
     for sl in chunks:
         got = runner(**{n: a[sl] for n, a in zip(model.input_names, inputs)})
-        for j, name in enumerate(model.output_names):
+        for j, name in enumerate(names):
             outs[j].append(np.asarray(got[name]))
     return [np.concatenate(o) for o in outs]
 
@@ -200,20 +204,20 @@ def test_bundle_source_converts(tmp_path, capsys):
     assert "max error" in capsys.readouterr().out and out.exists()
 
 
-def _einsum_model(k):
+def _masking_model(k):
     x = k.Input((4, 6))
-    return k.Model(x, k.layers.EinsumDense("abc,cd->abd", output_shape=(4, 3))(x))
+    return k.Model(x, k.layers.GlobalAveragePooling1D()(k.layers.Masking()(x)))
 
 
 def test_unmappable_op_refused_nothing_written(tmp_path, capsys):
     import keras
 
-    model = _einsum_model(keras)
+    model = _masking_model(keras)
     path = save(model, tmp_path / "e.keras")
     out = tmp_path / "e.tflite"
     code = main(["convert", str(path), "--to", "tflite", "-o", str(out)])
     err = capsys.readouterr().err
-    assert code == 2 and "Einsum (layer 'einsum_dense" in err and "no TFLite form" in err
+    assert code == 2 and "MaskNotEqual (layer 'masking" in err and "no TFLite form" in err
     assert not out.exists() and not list(tmp_path.glob(".kerasport-*"))
 
 

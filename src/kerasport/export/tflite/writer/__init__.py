@@ -161,5 +161,7 @@ def write_tflite(model: Any, quantize: str = "none", batch_size: int | None = No
         from kerasport.export.tflite.writer.quantize import quantize_weights
 
         quantize_weights(ctx, quantize)
+    from kerasport.export.tflite.check import unique_names
+
     return serialize(ctx, inputs, outputs, list(model.input_names),
-                     list(model.graph.output_names or model.graph.outputs))
+                     unique_names(list(model.graph.output_names or model.graph.outputs)))

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from kerasport.errors import KerasportError
 from kerasport.export.tflite.writer.context import TFLiteContext, emitter
 from kerasport.export.tflite.writer.helpers import (
@@ -237,8 +239,7 @@ def _last_axis(ctx: TFLiteContext, node: Node, code: str, opts: Any) -> None:
     axis = node.attrs.get("axis", -1)
     axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
     if len(axes) != 1:
-        raise KerasportError(f"layer '{node.layer}': {node.op} over several axes {axes} has "
-                             "no TFLite form")
+        return _trailing_axes(ctx, node, x, sorted(a % r for a in axes), code, opts)
     ax = axes[0] % r
     if ax == r - 1:
         alias(ctx, node.outputs[0], un(ctx, code, x, opts))
@@ -253,6 +254,20 @@ def _last_axis(ctx: TFLiteContext, node: Node, code: str, opts: Any) -> None:
     ctx.tensors[back].shape, ctx.tensors[back].signature = (
         list(ctx.tensors[x].shape), ctx.tensors[x].signature)
     alias(ctx, node.outputs[0], back)
+
+
+def _trailing_axes(ctx: TFLiteContext, node: Node, x: int, axes: list[int], code: str,
+                   opts: Any) -> None:
+    """Over several trailing axes of known sizes: RESHAPE them into one, the op, RESHAPE back."""
+    from kerasport.export.tflite.writer.conv import reshape
+
+    shape = tshape(ctx, x)
+    r = len(shape)
+    if axes != list(range(r - len(axes), r)) or None in shape[r - len(axes):]:
+        raise KerasportError(f"layer '{node.layer}': {node.op} over axes {axes} has no TFLite "
+                             "form (several trailing axes of known sizes do)")
+    merged = reshape(ctx, x, [*shape[:axes[0]], int(np.prod(shape[axes[0]:]))])
+    alias(ctx, node.outputs[0], reshape(ctx, un(ctx, code, merged, opts), shape))
 
 
 @emitter("Softmax")

@@ -22,14 +22,50 @@ from kerasport.ops.conv import spatial_pads
 
 
 def reshape(ctx: TFLiteContext, x: int, shape: list[int | None], out: int | None = None) -> int:
-    """RESHAPE tensor ``x`` to IR-style ``shape`` (a free batch as -1); returns the output."""
+    """RESHAPE tensor ``x`` to IR-style ``shape`` (a free dim as -1); returns the output.
+    Several free dims are read at run time when they lead both shapes (SHAPE,
+    STRIDED_SLICE, CONCATENATION)."""
+    data = ctx.tensors[x].data
+    if out is None and data is not None and None not in shape:  # a weight: reshaped here
+        return const(ctx, data.reshape(shape), f"{ctx.tensors[x].name}/reshape")
     if out is None:
         out = temp(ctx, f"{ctx.tensors[x].name}/reshape", shape, ctx.tensors[x].dtype)
-    if sum(d is None for d in shape) > 1:
-        raise KerasportError(f"layer '{ctx.layer}': cannot reshape to {tuple(shape)} with "
-                             "more than one free dimension in TFLite")
-    ctx.op("RESHAPE", [x, ints(ctx, [-1 if d is None else d for d in shape], "shape")], [out],
-           options("ReshapeOptions", newShape=[-1 if d is None else d for d in shape]))
+    if sum(d is None for d in shape) <= 1:
+        ctx.op("RESHAPE", [x, ints(ctx, [-1 if d is None else d for d in shape], "shape")],
+               [out], options("ReshapeOptions", newShape=[-1 if d is None else d
+                                                          for d in shape]))
+        return out
+    src = tshape(ctx, x)
+    lead = 0
+    while lead < min(len(src), len(shape)) and src[lead] == shape[lead]:
+        lead += 1
+    if None in shape[lead:]:
+        raise KerasportError(f"layer '{ctx.layer}': cannot reshape {tuple(src)} to "
+                             f"{tuple(shape)} in TFLite: its free dims are not leading ones")
+    dyn = temp(ctx, f"{ctx.tensors[x].name}/shape", [len(src)], "int32")
+    ctx.op("SHAPE", [x], [dyn], options("ShapeOptions", outType=_int32_type()))
+    head = temp(ctx, f"{ctx.tensors[x].name}/lead", [lead], "int32")
+    ctx.op("STRIDED_SLICE", [dyn, ints(ctx, [0]), ints(ctx, [lead]), ints(ctx, [1])], [head],
+           options("StridedSliceOptions"))
+    target = temp(ctx, f"{ctx.tensors[x].name}/target", [len(shape)], "int32")
+    ctx.op("CONCATENATION", [head, ints(ctx, shape[lead:])], [target],
+           options("ConcatenationOptions", axis=0))
+    ctx.op("RESHAPE", [x, target], [out], options("ReshapeOptions"))
+    return out
+
+
+def expand(ctx: TFLiteContext, x: int, axis: int) -> int:
+    """EXPAND_DIMS: a new axis of size 1 at ``axis`` (any number of free dims)."""
+    shape = tshape(ctx, x)
+    out = temp(ctx, f"{ctx.tensors[x].name}/expand", [*shape[:axis], 1, *shape[axis:]],
+               ctx.tensors[x].dtype)
+    ctx.op("EXPAND_DIMS", [x, ints(ctx, [axis], "axis")], [out])
+    return out
+
+
+def squeeze(ctx: TFLiteContext, x: int, axis: int, out: int) -> int:
+    """SQUEEZE the size-1 ``axis`` of ``x`` into ``out``."""
+    ctx.op("SQUEEZE", [x], [out], options("SqueezeOptions", squeezeDims=[axis]))
     return out
 
 
@@ -64,8 +100,7 @@ def _as_2d(ctx: TFLiteContext, node: Node) -> tuple[int, int | None, bool]:
         padding = "valid"
     one_d = kernel.ndim == 3
     if one_d:
-        n, w, c = tshape(ctx, x)
-        x = reshape(ctx, x, [n, 1, w, c])
+        x = expand(ctx, x, 1)
     return x, padding, one_d
 
 
@@ -87,7 +122,7 @@ def _finish(ctx: TFLiteContext, node: Node, one_d: bool, code: str, inputs: list
     shape = tshape(ctx, out)
     mid = temp(ctx, f"{node.outputs[0]}/2d", [shape[0], 1, *shape[1:]])
     ctx.op(code, inputs, [mid], opts)
-    reshape(ctx, mid, shape, out)
+    squeeze(ctx, mid, 1, out)
 
 
 def _require_const_kernel(ctx: TFLiteContext, node: Node) -> None:
@@ -103,14 +138,17 @@ def conv(ctx: TFLiteContext, node: Node) -> None:
     kernel = ctx.const_value(node.inputs[1])
     groups = node.attrs.get("groups", 1)
     cin, cout = kernel.shape[-2] * groups, kernel.shape[-1]
-    if groups > 1 and not (cin == groups and cout == groups):
-        raise KerasportError(f"layer '{node.layer}': grouped convolution (groups={groups}) "
-                             "has no TFLite kernel that LiteRT runs on every delegate")
     if kernel.ndim == 5:
+        if groups > 1:
+            raise KerasportError(f"layer '{node.layer}': grouped 3-D convolution has no "
+                                 "TFLite form")
         return _conv3d(ctx, node, kernel)
     x, padding, one_d = _as_2d(ctx, node)
     k2 = kernel[None] if one_d else kernel
     strides, dilations = _params(node, one_d)
+    if groups > 1 and not (cin == groups and cout == groups):
+        _grouped(ctx, node, x, k2, padding, one_d)
+        return None
     if groups > 1:  # one channel per group: depthwise
         filt = k2.reshape(1, *k2.shape[:2], cout)
         opts = options("DepthwiseConv2DOptions", padding=padding_code(padding),
@@ -125,6 +163,40 @@ def conv(ctx: TFLiteContext, node: Node) -> None:
                    dilationWFactor=dilations[1])
     _finish(ctx, node, one_d, "CONV_2D", [x, w, _bias(ctx, node, cout)], opts)
     return None
+
+
+def _grouped(ctx: TFLiteContext, node: Node, x: int, k2: np.ndarray, padding: str,
+             one_d: bool) -> None:
+    """A grouped convolution as SPLIT of the channels, one CONV_2D per group and a
+    CONCATENATION (LiteRT's CONV_2D kernels do not all take groups)."""
+    groups = node.attrs.get("groups", 1)
+    strides, dilations = _params(node, one_d)
+    og = k2.shape[-1] // groups
+    bias = (ctx.const_value(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2]
+            else np.zeros(k2.shape[-1], np.float32))
+    xs = tshape(ctx, x)
+    parts = [temp(ctx, f"{node.outputs[0]}/group{g}_in", [*xs[:-1], xs[-1] // groups])
+             for g in range(groups)]
+    ctx.op("SPLIT", [ints(ctx, [3], "axis"), x], parts, options("SplitOptions",
+                                                               numSplits=groups))
+    out_shape = list(ctx.shape(node.outputs[0]))
+    mid_shape = [out_shape[0], 1, *out_shape[1:]] if one_d else out_shape
+    outs = []
+    for g, part in enumerate(parts):
+        w = const(ctx, np.transpose(k2[..., g * og:(g + 1) * og], (3, 0, 1, 2)),
+                  f"{node.inputs[1]}/group{g}")
+        b = const(ctx, bias[g * og:(g + 1) * og], f"{node.outputs[0]}/group{g}_bias")
+        y = temp(ctx, f"{node.outputs[0]}/group{g}", [*mid_shape[:-1], og])
+        ctx.op("CONV_2D", [part, w, b], [y], options(
+            "Conv2DOptions", padding=padding_code(padding), strideH=strides[0],
+            strideW=strides[1], dilationHFactor=dilations[0], dilationWFactor=dilations[1]))
+        outs.append(y)
+    out, act = fused_output(ctx, node.outputs[0])
+    cat = out if not one_d else temp(ctx, f"{node.outputs[0]}/2d", mid_shape)
+    ctx.op("CONCATENATION", outs, [cat], options("ConcatenationOptions", axis=3,
+                                                 fusedActivationFunction=act))
+    if one_d:
+        squeeze(ctx, cat, 1, out)
 
 
 def _conv3d(ctx: TFLiteContext, node: Node, kernel: np.ndarray) -> None:
@@ -160,9 +232,11 @@ def depthwise(ctx: TFLiteContext, node: Node) -> None:
     _finish(ctx, node, one_d, "DEPTHWISE_CONV_2D", [x, w, _bias(ctx, node, c * m)], opts)
 
 
-def _transpose_out_shape(ctx: TFLiteContext, node: Node, x: int) -> int:
+def _transpose_out_shape(ctx: TFLiteContext, node: Node, x: int, one_d: bool) -> int:
     """TRANSPOSE_CONV's output_shape input: constant, or with the batch read at run time."""
     shape = list(ctx.shape(node.outputs[0]))
+    if one_d:
+        shape = [shape[0], 1, *shape[1:]]
     if None in shape[1:]:
         raise KerasportError(f"layer '{node.layer}': a transposed convolution needs known "
                              "spatial sizes in TFLite")
@@ -188,20 +262,29 @@ def _int32_type() -> int:
 @emitter("ConvTranspose", fuses=True)
 def conv_transpose(ctx: TFLiteContext, node: Node) -> None:
     """Keras kernel (kh, kw, F, C) -> TRANSPOSE_CONV weights (F, kh, kw, C), output_shape
-    given; 'same'/'valid' as TensorFlow's conv2d_transpose."""
+    given (Keras' output size, output_padding included); 'same'/'valid' as TensorFlow's
+    conv2d_transpose, which Keras calls."""
     _require_const_kernel(ctx, node)
     kernel = ctx.const_value(node.inputs[1])
-    if kernel.ndim != 4 or any(d != 1 for d in node.attrs.get("dilations", (1, 1))):
-        raise KerasportError(f"layer '{node.layer}': only 2-D transposed convolutions "
-                             "without dilation have a TFLite operator")
-    if node.attrs.get("output_padding"):
-        raise KerasportError(f"layer '{node.layer}': output_padding has no TFLite form")
+    if kernel.ndim not in (3, 4) or any(d != 1 for d in node.attrs.get("dilations", (1,))):
+        raise KerasportError(f"layer '{node.layer}': only 1-D and 2-D transposed "
+                             "convolutions without dilation have a TFLite operator")
+    one_d = kernel.ndim == 3
     x = read(ctx, node.inputs[0])
     strides = list(node.attrs.get("strides", (1, 1)))
+    if one_d:
+        x, kernel, strides = expand(ctx, x, 1), kernel[None], [1, *strides]
     w = const(ctx, np.transpose(kernel, (2, 0, 1, 3)), f"{node.inputs[1]}/ohwi")
-    shape = _transpose_out_shape(ctx, node, x)
+    shape = _transpose_out_shape(ctx, node, x, one_d)
     opts = options("TransposeConvOptions", padding=padding_code(node.attrs.get("padding")),
                    strideH=strides[0], strideW=strides[1])
     out, act = fused_output(ctx, node.outputs[0])
     opts.fusedActivationFunction = act
-    ctx.op("TRANSPOSE_CONV", [shape, w, x, _bias(ctx, node, kernel.shape[-2])], [out], opts)
+    inputs = [shape, w, x, _bias(ctx, node, kernel.shape[-2])]
+    if not one_d:
+        ctx.op("TRANSPOSE_CONV", inputs, [out], opts)
+        return
+    o = tshape(ctx, out)
+    mid = temp(ctx, f"{node.outputs[0]}/2d", [o[0], 1, *o[1:]])
+    ctx.op("TRANSPOSE_CONV", inputs, [mid], opts)
+    squeeze(ctx, mid, 1, out)

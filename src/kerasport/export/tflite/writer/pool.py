@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from kerasport.errors import KerasportError
 from kerasport.export.tflite.writer.context import TFLiteContext, emitter
-from kerasport.export.tflite.writer.conv import reshape
+from kerasport.export.tflite.writer.conv import expand, squeeze
 from kerasport.export.tflite.writer.helpers import (
     fused_output,
     ints,
@@ -31,8 +31,7 @@ def pool(ctx: TFLiteContext, node: Node) -> None:
     x = read(ctx, node.inputs[0])
     one_d = len(size) == 1
     if one_d:
-        n, w, c = tshape(ctx, x)
-        x = reshape(ctx, x, [n, 1, w, c])
+        x = expand(ctx, x, 1)
         size, strides = [1, *size], [1, *strides]
     code = "MAX_POOL_2D" if node.attrs.get("mode", "max") == "max" else "AVERAGE_POOL_2D"
     out, act = fused_output(ctx, node.outputs[0])
@@ -45,7 +44,7 @@ def pool(ctx: TFLiteContext, node: Node) -> None:
     shape = tshape(ctx, out)
     mid = temp(ctx, f"{node.outputs[0]}/2d", [shape[0], 1, *shape[1:]])
     ctx.op(code, [x], [mid], opts)
-    reshape(ctx, mid, shape, out)
+    squeeze(ctx, mid, 1, out)
 
 
 @emitter("Reduce")

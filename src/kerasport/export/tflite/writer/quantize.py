@@ -4,8 +4,10 @@
   DEQUANTIZE at the start of the graph (LiteRT folds it at load time).
 - dynamic: the weights of CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (int8, symmetric,
   one scale per output channel) and of UNIDIRECTIONAL_SEQUENCE_LSTM (int8, one scale per
-  matrix) — TFLite's hybrid kernels then quantize activations on the fly. Weights of fewer than
-  ``MIN_DYNAMIC_ELEMENTS`` elements stay float32, as in TensorFlow's converter.
+  matrix) — TFLite's hybrid kernels then quantize activations on the fly; embedding tables
+  read by GATHER as int8 (one scale), the gathered rows turned back into float32 by a
+  DEQUANTIZE. Weights of fewer than ``MIN_DYNAMIC_ELEMENTS`` elements stay float32, as in
+  TensorFlow's converter.
 """
 
 from __future__ import annotations
@@ -82,11 +84,40 @@ def _dynamic(ctx: TFLiteContext) -> None:
         t.data = None
 
 
+def _gather_tables(ctx: TFLiteContext) -> None:
+    """GATHER of a float32 constant table: int8 table, int8 rows, DEQUANTIZE to float32."""
+    uses = _consumers(ctx)
+    ops = []
+    for op in ctx.operators:
+        ops.append(op)
+        table = op.inputs[0] if op.code == "GATHER" else -1
+        t = ctx.tensors[table] if table >= 0 else None
+        if (t is None or t.data is None or t.dtype != "float32"
+                or t.data.size < MIN_DYNAMIC_ELEMENTS or len(uses.get(table, [])) != 1):
+            continue
+        q, scale = symmetric_int8(t.data, -1)
+        quant = Quant(scale.tolist(), [0])
+        op.inputs[0] = tensor(ctx, f"{t.name}/int8", q.shape, "int8", q, quant)
+        t.data = None
+        out = ctx.tensors[op.outputs[0]]
+        rows = tensor(ctx, f"{out.name}/int8", _ir_shape(out), "int8",
+                      quant=Quant(scale.tolist(), [0]))
+        ops.append(Operator("DEQUANTIZE", [rows], [op.outputs[0]], layer=op.layer))
+        op.outputs[0] = rows
+    ctx.operators[:] = ops
+
+
+def _ir_shape(t) -> list[int | None]:
+    sig = t.signature or t.shape
+    return [None if s == -1 else d for d, s in zip(t.shape, sig)]
+
+
 def quantize_weights(ctx: TFLiteContext, mode: str) -> None:
     """Quantize the constants of ``ctx`` in place: ``float16`` or ``dynamic``."""
     if mode == "float16":
         _float16(ctx)
     elif mode == "dynamic":
         _dynamic(ctx)
+        _gather_tables(ctx)
     else:
         raise KerasportError(f"unknown weight quantization '{mode}'")

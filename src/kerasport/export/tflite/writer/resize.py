@@ -5,8 +5,16 @@ from __future__ import annotations
 
 from kerasport.errors import KerasportError
 from kerasport.export.tflite.writer.context import TFLiteContext, emitter
-from kerasport.export.tflite.writer.conv import reshape
-from kerasport.export.tflite.writer.helpers import ints, options, read, temp, tshape, write
+from kerasport.export.tflite.writer.conv import expand, reshape, squeeze
+from kerasport.export.tflite.writer.helpers import (
+    alias,
+    ints,
+    options,
+    read,
+    temp,
+    tshape,
+    write,
+)
 from kerasport.ir.graph import Node
 
 
@@ -16,8 +24,7 @@ def _resize(ctx: TFLiteContext, node: Node, x: int, size: list[int], method: str
     out = write(ctx, node.outputs[0])
     one_d = len(size) == 1
     if one_d:
-        n, t, c = tshape(ctx, x)
-        x = reshape(ctx, x, [n, t, 1, c])
+        x = expand(ctx, x, 2)
         size = [size[0], 1]
     code, kind = (("RESIZE_NEAREST_NEIGHBOR", "ResizeNearestNeighborOptions")
                   if method == "nearest" else ("RESIZE_BILINEAR", "ResizeBilinearOptions"))
@@ -28,7 +35,7 @@ def _resize(ctx: TFLiteContext, node: Node, x: int, size: list[int], method: str
     shape = tshape(ctx, out)
     mid = temp(ctx, f"{node.outputs[0]}/2d", [shape[0], shape[1], 1, shape[2]])
     ctx.op(code, [x, ints(ctx, size, "size")], [mid], opts)
-    reshape(ctx, mid, shape, out)
+    squeeze(ctx, mid, 2, out)
 
 
 @emitter("Resize")
@@ -44,11 +51,28 @@ def resize(ctx: TFLiteContext, node: Node) -> None:
 
 @emitter("Repeat")
 def repeat(ctx: TFLiteContext, node: Node) -> None:
-    """Integer upsampling (UpSampling1D/2D) as a nearest resize to the repeated size."""
+    """Integer upsampling: a nearest resize (1-D, 2-D with known sizes), else TILE per axis."""
     repeats = list(node.attrs.get("repeats", (2,)))
     shape = ctx.shape(node.outputs[0])
-    if len(repeats) > 2 or len(shape) != len(repeats) + 2 or None in shape[1:-1]:
-        raise KerasportError(f"layer '{node.layer}': repeating {len(repeats)} axes of a "
-                             f"rank-{len(shape)} tensor has no TFLite form (1-D and 2-D "
-                             "upsampling with known sizes do)")
-    _resize(ctx, node, read(ctx, node.inputs[0]), list(shape[1:-1]), "nearest", False)
+    if len(repeats) <= 2 and len(shape) == len(repeats) + 2 and None not in shape[1:-1]:
+        _resize(ctx, node, read(ctx, node.inputs[0]), list(shape[1:-1]), "nearest", False)
+        return
+    x = read(ctx, node.inputs[0])
+    for i, r in enumerate(repeats):
+        if r != 1:
+            x = _repeat_axis(ctx, x, 1 + i, r)
+    alias(ctx, node.outputs[0], x)
+
+
+def _repeat_axis(ctx: TFLiteContext, x: int, axis: int, r: int) -> int:
+    """Each element repeated ``r`` times along ``axis``: EXPAND_DIMS after it, TILE, RESHAPE
+    merging the two axes."""
+    shape = tshape(ctx, x)
+    tiled_shape = [*shape[:axis + 1], r, *shape[axis + 1:]]
+    tiled = temp(ctx, f"{ctx.tensors[x].name}/tiled", tiled_shape, ctx.tensors[x].dtype)
+    ctx.op("TILE", [expand(ctx, x, axis + 1), ints(ctx, [r if i == axis + 1 else 1
+                                                           for i in range(len(shape) + 1)])],
+           [tiled])
+    size = shape[axis]
+    return reshape(ctx, tiled, [*shape[:axis], None if size is None else size * r,
+                                *shape[axis + 1:]])

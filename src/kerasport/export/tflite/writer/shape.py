@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasport.errors import KerasportError
 from kerasport.export.tflite.writer.context import TFLiteContext, emitter
 from kerasport.export.tflite.writer.conv import reshape
 from kerasport.export.tflite.writer.helpers import (
@@ -22,14 +21,10 @@ from kerasport.ir.graph import Node
 
 @emitter("Reshape", "Flatten", "ExpandDims", "FoldTime", "UnfoldTime")
 def reshape_like(ctx: TFLiteContext, node: Node) -> None:
-    """Every reshape of the IR as one RESHAPE to the output's shape (one free dim at most)."""
+    """Every reshape of the IR as one RESHAPE to the output's shape (free dims: see
+    ``conv.reshape``)."""
     x = read(ctx, node.inputs[0])
-    shape = list(ctx.shape(node.outputs[0]))
-    if sum(d is None for d in shape) > 1:
-        raise KerasportError(f"layer '{node.layer}': {node.op} to {tuple(shape)} has more "
-                             "than one free dimension; TFLite's RESHAPE resolves one (give the "
-                             "model fixed sizes or --batch-size)")
-    reshape(ctx, x, shape, write(ctx, node.outputs[0]))
+    reshape(ctx, x, list(ctx.shape(node.outputs[0])), write(ctx, node.outputs[0]))
 
 
 @emitter("Transpose")
