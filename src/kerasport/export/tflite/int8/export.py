@@ -49,6 +49,7 @@ def write_int8(model: Any, calibration: Sequence[np.ndarray], io_type: str = "fl
     (minmax, percentile, mse); int8 per-channel weights; I/O as ``io_type``. Layers without
     an int8 kernel are refused unless ``allow_float`` keeps them float32. ``source`` names
     the calibration data in messages; ``lstm`` is the writer's LSTM form (fused, unrolled)."""
+    from kerasport.export.tflite.check import unique_names
     from kerasport.export.tflite.writer import build
     from kerasport.export.tflite.writer.serialize import serialize
 
@@ -60,7 +61,7 @@ def write_int8(model: Any, calibration: Sequence[np.ndarray], io_type: str = "fl
     ins, outs, summary = full_integer(ctx, inputs, outputs, ranges, io_type, allow_float,
                                       extra)
     content = serialize(ctx, ins, outs, list(model.input_names),
-                        list(model.graph.output_names or model.graph.outputs))
+                        unique_names(list(model.graph.output_names or model.graph.outputs)))
     return Int8File(content, summary, estimator, int(np.asarray(calibration[0]).shape[0]),
                     list(getattr(ctx, "notes", [])))
 

@@ -161,6 +161,8 @@ class Int8Rewriter:
         if not touched or op.code in rules.SHAPE_ONLY:
             self.ops.append(op)
             return
+        if op.code == "NEG":  # int8 NEG negates stored integers (zero point 0 only)
+            op = self._neg_as_mul(op)
         try:
             if op.code not in rules.INT8_OPS:
                 raise NotInt8(rules.NO_INT8.get(op.code,
@@ -183,6 +185,16 @@ class Int8Rewriter:
                 r = rules.interval(op.code, ins)
                 if r is not None and np.isfinite(r).all():
                     self.ranges[o] = (min(r[0], 0.0), max(r[1], 0.0))
+
+    def _neg_as_mul(self, op: Operator) -> Operator:
+        """NEG x as MUL(x, -1), whose int8 kernel rescales."""
+        from kerasport.export.tflite.writer.helpers import activation_code, options
+
+        minus = tensor(self.ctx, f"{self.t[op.inputs[0]].name}/minus_one", [1], "float32",
+                       np.asarray([-1.0], np.float32))
+        return Operator("MUL", [op.inputs[0], minus], op.outputs,
+                        options("MulOptions", fusedActivationFunction=activation_code("NONE")),
+                        op.layer, list(op.intermediates))
 
     def _keep_float(self, op: Operator) -> None:
         inputs = [self.as_float(i) if i >= 0 and i in self.params else i for i in op.inputs]

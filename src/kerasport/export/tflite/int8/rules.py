@@ -42,9 +42,10 @@ WEIGHTED = {
 OWN_PARAMS = frozenset({
     "ADD", "SUB", "MUL", "SQUARED_DIFFERENCE", "MEAN", "SUM",
     "RELU", "RELU6", "RELU_N1_TO_1", "LEAKY_RELU", "PRELU", "HARD_SWISH", "GELU", "ELU",
-    "BATCH_MATMUL", "RSQRT", "QUANTIZE", "ABS", "NEG",
+    "BATCH_MATMUL", "RSQRT", "QUANTIZE", "ABS", "RELU_0_TO_1", "EXP", "LOG", "SQRT", "DIV",
+    "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL", "EQUAL", "NOT_EQUAL",
 })
-SHARED = frozenset({"CONCATENATION", "MAXIMUM", "MINIMUM", "PACK"})
+SHARED = frozenset({"CONCATENATION", "MAXIMUM", "MINIMUM", "PACK", "SELECT_V2", "SELECT"})
 # ops that read only a tensor's shape: any input type, left as they are
 SHAPE_ONLY = frozenset({"SHAPE", "RANK"})
 # ops whose int8 kernels need per-tensor parameters for every input (weights excepted)
@@ -56,7 +57,6 @@ NO_INT8 = {
     "per-gate intermediate scales, which kerasport does not compute: --tflite-lstm unrolled "
     "writes the LSTM as int8 FULLY_CONNECTED/LOGISTIC/TANH/MUL/ADD steps",
     "FILL": "it sets the fused LSTM's float32 states (see UNIDIRECTIONAL_SEQUENCE_LSTM)",
-    "DIV": "TFLite's DIV has no int8 kernel",
 }
 
 Range = tuple[float, float]
@@ -69,9 +69,9 @@ def interval(code: str, inputs: list[Range | None]) -> Range | None:
         return None
     if code in SAME_AS_INPUT:
         return inputs[0]
-    if code in ("RELU", "RELU6", "RELU_N1_TO_1"):
+    if code in ("RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1"):
         lo, hi = {"RELU": (0.0, float("inf")), "RELU6": (0.0, 6.0),
-                  "RELU_N1_TO_1": (-1.0, 1.0)}[code]
+                  "RELU_N1_TO_1": (-1.0, 1.0), "RELU_0_TO_1": (0.0, 1.0)}[code]
         a, b = inputs[0]
         return max(a, lo), max(min(b, hi), max(a, lo))
     if code == "ABS":
