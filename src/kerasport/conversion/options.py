@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kerasport.errors import InputError, KerasportError
+from kerasport.quantize.ranges import ESTIMATORS
 
 TARGETS = ("bundle", "python", "onnx", "tflite", "edgetpu")
 WEIGHT_MODES = ("float32", "float16", "int8")
 QUANTIZE_MODES = ("none", "dynamic", "static", "float16", "int8", "uint8")
 CONVERTERS = ("kerasport", "tensorflow")  # TFLite: kerasport's own writer or TF's converter
 LSTM_FORMS = ("fused", "unrolled")  # TFLite writer: UNIDIRECTIONAL_SEQUENCE_LSTM or unrolled
-RANGE_ESTIMATORS = ("minmax", "percentile", "mse")  # kerasport.quantize.ranges.ESTIMATORS
+RANGE_ESTIMATORS = ESTIMATORS  # TFLite int8: activation range estimators
 INT8_FALLBACKS = ("error", "float")
 
 Floats = float | Sequence[float] | str | None
