@@ -204,20 +204,20 @@ def test_bundle_source_converts(tmp_path, capsys):
     assert "max error" in capsys.readouterr().out and out.exists()
 
 
-def _masking_model(k):
+def _unmappable_model(k):
     x = k.Input((4, 6))
-    return k.Model(x, k.layers.GlobalAveragePooling1D()(k.layers.Masking()(x)))
+    return k.Model(x, k.layers.ConvLSTM1D(2, 3)(k.layers.Reshape((4, 6, 1))(x)))
 
 
 def test_unmappable_op_refused_nothing_written(tmp_path, capsys):
     import keras
 
-    model = _masking_model(keras)
+    model = _unmappable_model(keras)
     path = save(model, tmp_path / "e.keras")
     out = tmp_path / "e.tflite"
     code = main(["convert", str(path), "--to", "tflite", "-o", str(out)])
     err = capsys.readouterr().err
-    assert code == 2 and "MaskNotEqual (layer 'masking" in err and "no TFLite form" in err
+    assert code == 2 and "ConvLSTM (layer 'conv_lstm1d" in err and "no TFLite form" in err
     assert not out.exists() and not list(tmp_path.glob(".kerasport-*"))
 
 
