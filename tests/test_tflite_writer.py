@@ -70,6 +70,8 @@ def _run_litert(content: bytes, model, inputs: list[np.ndarray]) -> list[np.ndar
     fixed = list(runner.get_input_details().values())[0]["shape_signature"][0] == 1
     chunks = [slice(i, i + 1) for i in range(len(inputs[0]))] if fixed else [slice(None)]
     names = unique_names(list(model.output_names))
+    if not set(names) <= set(runner.get_output_details()):  # TensorFlow's: output_0, ...
+        names = [f"output_{i}" for i in range(len(names))]
     outs: list[list[np.ndarray]] = [[] for _ in names]
     for sl in chunks:
         got = runner(**{n: a[sl] for n, a in zip(model.input_names, inputs)})
@@ -237,3 +239,24 @@ def test_litert_missing_still_writes(tmp_path, monkeypatch):
     report = export_tflite_native(str(out), kerasport.load(DIGITS))
     assert out.exists() and report.check is None
     assert "kerasport[tflite]" in report.note and "not checked" in report.note
+
+
+# -- against TensorFlow's converter (opt-in: -m slow, needs TensorFlow) ------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["none", "float16", "dynamic"])
+def test_same_outputs_as_tensorflows_converter(mode, digits):
+    """The two converters' files agree on the 450 digits (float32: 1e-5 of the output scale;
+    float16: 1e-3; dynamic: same top-1 class on 99%), and kerasport's is no larger."""
+    pytest.importorskip("tensorflow")
+    from kerasport.export.tflite.options import TFLiteOptions
+    from kerasport.export.tflite.worker import convert_keras_file
+
+    m, x, _ = digits
+    ours = write_tflite(m, quantize=mode)
+    theirs = convert_keras_file(str(DIGITS), m, TFLiteOptions(quantize=mode), None)
+    a, b = _run_litert(ours, m, [x])[0], _run_litert(theirs, m, [x])[0]
+    assert len(ours) <= len(theirs)
+    if mode == "dynamic":
+        assert np.mean(a.argmax(1) == b.argmax(1)) >= 0.99
+    else:
+        assert max_error([a], [b]) <= (1e-5 if mode == "none" else 1e-3)
