@@ -23,8 +23,8 @@ from kerasport.ops.conv import spatial_pads
 
 def reshape(ctx: TFLiteContext, x: int, shape: list[int | None], out: int | None = None) -> int:
     """RESHAPE tensor ``x`` to IR-style ``shape`` (a free dim as -1); returns the output.
-    Several free dims are read at run time when they lead both shapes (SHAPE,
-    STRIDED_SLICE, CONCATENATION)."""
+    Several free dims are read at run time, the k-th free output dim being the k-th free
+    input dim (SHAPE, CONCATENATION with the known dims, GATHER)."""
     data = ctx.tensors[x].data
     if out is None and data is not None and None not in shape:  # a weight: reshaped here
         return const(ctx, data.reshape(shape), f"{ctx.tensors[x].name}/reshape")
@@ -36,20 +36,29 @@ def reshape(ctx: TFLiteContext, x: int, shape: list[int | None], out: int | None
                                                           for d in shape]))
         return out
     src = tshape(ctx, x)
-    lead = 0
-    while lead < min(len(src), len(shape)) and src[lead] == shape[lead]:
-        lead += 1
-    if None in shape[lead:]:
+    free_in = [i for i, d in enumerate(src) if d is None]
+    if len(free_in) != sum(d is None for d in shape):
         raise KerasportError(f"layer '{ctx.layer}': cannot reshape {tuple(src)} to "
-                             f"{tuple(shape)} in TFLite: its free dims are not leading ones")
+                             f"{tuple(shape)} in TFLite: its free dims do not correspond")
+    # the target shape at run time: GATHER from [SHAPE(x), the known output dims]
+    known = [d for d in shape if d is not None]
+    picks, k, f = [], 0, iter(free_in)
+    for d in shape:
+        if d is None:
+            picks.append(next(f))
+        else:
+            picks.append(len(src) + k)
+            k += 1
     dyn = temp(ctx, f"{ctx.tensors[x].name}/shape", [len(src)], "int32")
     ctx.op("SHAPE", [x], [dyn], options("ShapeOptions", outType=_int32_type()))
-    head = temp(ctx, f"{ctx.tensors[x].name}/lead", [lead], "int32")
-    ctx.op("STRIDED_SLICE", [dyn, ints(ctx, [0]), ints(ctx, [lead]), ints(ctx, [1])], [head],
-           options("StridedSliceOptions"))
+    table = dyn
+    if known:
+        table = temp(ctx, f"{ctx.tensors[x].name}/dims", [len(src) + len(known)], "int32")
+        ctx.op("CONCATENATION", [dyn, ints(ctx, known)], [table],
+               options("ConcatenationOptions", axis=0))
     target = temp(ctx, f"{ctx.tensors[x].name}/target", [len(shape)], "int32")
-    ctx.op("CONCATENATION", [head, ints(ctx, shape[lead:])], [target],
-           options("ConcatenationOptions", axis=0))
+    ctx.op("GATHER", [table, ints(ctx, picks, "picks")], [target],
+           options("GatherOptions", axis=0))
     ctx.op("RESHAPE", [x, target], [out], options("ReshapeOptions"))
     return out
 
