@@ -22,6 +22,9 @@ from kerasport.export.tflite.writer.helpers import tensor, tshape
 from kerasport.quantize import affine
 from kerasport.quantize.affine import QuantParams
 
+# ranges beyond this magnitude are 'infinite' fills (masked attention scores), not data
+MAX_RANGE = 1e6
+
 
 class NotInt8(Exception):
     """This operator cannot run in int8 here (the message says why)."""
@@ -127,10 +130,7 @@ class Int8Rewriter:
             if p is not None:  # uint8 model input: requantize to int8
                 target = QuantParams(p.scale, (p.zero_point[0] - 128,))
             else:
-                r = self.ranges.get(i)
-                if r is None:
-                    raise NotInt8(f"no calibrated range for tensor '{self.t[i].name}'")
-                target = affine.activation_params(*r)
+                target = affine.activation_params(*self._range(i))
             self.int8_of[i] = self.convert(i, "int8", target)
         return self.int8_of[i]
 
@@ -201,11 +201,19 @@ class Int8Rewriter:
         self.ops.append(Operator(op.code, inputs, op.outputs, op.options, op.layer,
                                  list(op.intermediates)))
 
-    def _own(self, o: int) -> QuantParams:
-        r = self.ranges.get(o)
+    def _range(self, i: int) -> tuple[float, float]:
+        """The calibrated range of activation ``i``, refused when missing or when it holds a
+        'minus infinity' fill (attention masks): int8 steps over it would be useless."""
+        r = self.ranges.get(i)
         if r is None:
-            raise NotInt8(f"no calibrated range for its output '{self.t[o].name}'")
-        return affine.activation_params(*r)
+            raise NotInt8(f"no calibrated range for tensor '{self.t[i].name}'")
+        if max(abs(r[0]), abs(r[1])) > MAX_RANGE:
+            raise NotInt8(f"tensor '{self.t[i].name}' spans [{r[0]:.3g}, {r[1]:.3g}] (a mask "
+                          "fill standing for minus infinity): int8 cannot hold it")
+        return r
+
+    def _own(self, o: int) -> QuantParams:
+        return affine.activation_params(*self._range(o))
 
     def _int8(self, op: Operator) -> None:
         code = op.code
