@@ -52,14 +52,14 @@ def full_integer(ctx: Any, inputs: list[int], outputs: list[int],
             if io_type == "uint8" and x in rw.params:
                 x = rw.convert(x, "uint8", affine.to_uint8(rw.params[x]))
             new_outputs.append(x)
-    ctx.operators = rw.ops
-    ins, outs = prune(ctx, list(inputs), new_outputs)
-    return ins, outs, rw.summary
+    ctx.operators = rw.ops  # float weights replaced by int8 copies: serialize() prunes them
+    return list(inputs), new_outputs, rw.summary
 
 
 def prune(ctx: Any, inputs: list[int], outputs: list[int]) -> tuple[list[int], list[int]]:
-    """Drop tensors no operator or subgraph I/O uses (float weights replaced by int8 copies)
-    and renumber the rest; returns the renumbered ``inputs`` and ``outputs``."""
+    """Drop tensors no operator or subgraph I/O uses and renumber the rest, ``ctx.index``
+    included (the serializer's own prune leaves the IR-value index alone: run this first when
+    the index is used after a serialisation); returns the renumbered ``inputs``/``outputs``."""
     used = set(inputs) | set(outputs)
     for op in ctx.operators:
         used.update(i for i in op.inputs + op.outputs + list(op.intermediates) if i >= 0)
