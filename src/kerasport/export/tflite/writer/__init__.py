@@ -91,10 +91,14 @@ def _fuse(ctx: Any, graph: Graph) -> None:
 LSTM_MODES = ("fused", "unrolled")
 
 
-def _fused_lstm_layers(ctx: Any, graph: Graph) -> list[str]:
-    from kerasport.export.tflite.writer.recurrent import fused_lstm_ok
+def _stateful_layers(ctx: Any, graph: Graph) -> list[str]:
+    """Layers written as TFLite sequence ops, whose states are variable tensors."""
+    from kerasport.export.tflite.writer.recurrent import fused_lstm_ok, fused_rnn_ok
 
-    return sorted({n.layer for n in graph.nodes if n.op == "LSTM" and fused_lstm_ok(ctx, n)})
+    lstm = {n.layer for n in graph.nodes if n.op == "LSTM" and ctx.fused_lstm
+            and fused_lstm_ok(ctx, n)}
+    rnn = {n.layer for n in graph.nodes if n.op == "SimpleRNN" and fused_rnn_ok(ctx, n)}
+    return sorted(lstm | rnn)
 
 
 def build(model: Any, batch_size: int | None = None,
@@ -114,12 +118,12 @@ def build(model: Any, batch_size: int | None = None,
     emitters = _emitters()
     ctx = TFLiteContext(graph, batch_size)
     ctx.fused_lstm = lstm == "fused"
-    fused = _fused_lstm_layers(ctx, graph) if ctx.fused_lstm else []
+    fused = _stateful_layers(ctx, graph)
     if fused and batch_size is None:
         ctx.batch_size = 1
-        ctx.notes.append(f"batch fixed to 1: UNIDIRECTIONAL_SEQUENCE_LSTM keeps its state in "
+        ctx.notes.append(f"batch fixed to 1: TFLite's sequence ops keep their states in "
                          f"tensors of a fixed batch ({', '.join(fused)}); --tflite-lstm "
-                         "unrolled keeps the batch dynamic")
+                         "unrolled keeps the batch dynamic for LSTMs of known length")
     inputs = []
     for v in graph.inputs:
         value = graph.values[v]
