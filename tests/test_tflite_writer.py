@@ -280,3 +280,15 @@ def test_zero_pads_fold_into_same_convolutions(tmp_path):
     m = kerasport.load(tmp_path / "m.keras")
     codes = [o.code for o in build(m)[0].operators]
     assert codes.count("PAD") == 1, codes
+
+
+def test_batch_file_chooses_the_converter(tmp_path, capsys):
+    import json
+
+    config = tmp_path / "tasks.json"
+    config.write_text(json.dumps({"tasks": [
+        {"convert_from": str(DIGITS), "convert_to": "tflite", "output": "d16.tflite",
+         "quantization": {"mode": "float16"},
+         "options": {"converter": "kerasport", "tflite_lstm": "unrolled"}}]}))
+    assert main(["batch", str(config)]) == 0, capsys.readouterr().out
+    assert (tmp_path / "d16.tflite").exists()
