@@ -260,3 +260,35 @@ def test_same_outputs_as_tensorflows_converter(mode, digits):
         assert np.mean(a.argmax(1) == b.argmax(1)) >= 0.99
     else:
         assert max_error([a], [b]) <= (1e-5 if mode == "none" else 1e-3)
+
+
+def _padded_downsampling(k):
+    x = k.Input((9, 10, 3))
+    h = k.layers.ZeroPadding2D(((1, 1), (0, 1)))(x)  # TensorFlow's 'same' pads for 9 / 10
+    h = k.layers.Conv2D(4, 3, strides=2)(h)
+    h = k.layers.ZeroPadding2D(((1, 1), (1, 1)))(h)  # 'same' pads for 5, stride 2
+    h = k.layers.DepthwiseConv2D(3, strides=2)(h)
+    h = k.layers.ZeroPadding2D(((1, 1), (1, 1)))(h)  # not 'same' for stride 1 + 2x2: kept
+    return k.Model(x, k.layers.Conv2D(2, 2)(h))
+
+
+def test_zero_pads_fold_into_same_convolutions(tmp_path):
+    from kerasport.export.tflite.writer import build
+
+    got, want = check_writer(_padded_downsampling, tmp_path)
+    assert max_error(got, want) <= WRITER_TOL
+    m = kerasport.load(tmp_path / "m.keras")
+    codes = [o.code for o in build(m)[0].operators]
+    assert codes.count("PAD") == 1, codes
+
+
+def test_batch_file_chooses_the_converter(tmp_path, capsys):
+    import json
+
+    config = tmp_path / "tasks.json"
+    config.write_text(json.dumps({"tasks": [
+        {"convert_from": str(DIGITS), "convert_to": "tflite", "output": "d16.tflite",
+         "quantization": {"mode": "float16"},
+         "options": {"converter": "kerasport", "tflite_lstm": "unrolled"}}]}))
+    assert main(["batch", str(config)]) == 0, capsys.readouterr().out
+    assert (tmp_path / "d16.tflite").exists()

@@ -41,7 +41,7 @@ from kerasport.errors import KerasportError
 TASK_KEYS = {"name", "convert_from", "convert_to", "output", "quantization", "skip", "options"}
 QUANT_KEYS = {"mode", "calibration", "labels", "io_type", "allow_tf_ops", "scale", "mean", "std",
               "calibration_samples", "range_estimator", "int8_fallback"}
-OPTION_KEYS = {"opset", "batch_size", "inputs_as_nchw"}
+OPTION_KEYS = {"opset", "batch_size", "inputs_as_nchw", "converter", "tflite_lstm"}
 PATH_KEYS = ("calibration", "labels")
 
 

@@ -23,7 +23,6 @@ from kerasport.ir.graph import Graph
 FAMILIES = ("activations", "attention", "conv", "elementwise", "linalg", "mask", "norm",
             "pool", "preprocessing", "recurrent", "resize", "shape")
 WRITER_MODES = ("none", "float16", "dynamic")
-_FUSABLE = {(None, 0.0, 0.0): "RELU", (6.0, 0.0, 0.0): "RELU6"}
 
 
 def _emitters() -> dict:
@@ -62,39 +61,17 @@ def check_mappable(graph: Graph) -> None:
             for op, layers in sorted(missing.items())))
 
 
-def _fuse(ctx: Any, graph: Graph) -> None:
-    """Mark Relu/Relu6 nodes that become the fused activation of their producer."""
-    from kerasport.export.tflite.writer.context import FUSING
-
-    consumers: dict[str, int] = {}
-    for n in graph.nodes:
-        for v in n.inputs:
-            consumers[v] = consumers.get(v, 0) + 1
-    producer = {o: n for n in graph.nodes for o in n.outputs}
-    outputs = set(graph.outputs)
-    for i, n in enumerate(graph.nodes):
-        if n.op != "Relu" or len(n.inputs) != 1:
-            continue
-        key = (n.attrs.get("max_value"), float(n.attrs.get("negative_slope", 0.0)),
-               float(n.attrs.get("threshold", 0.0)))
-        key = (None if key[0] is None else float(key[0]), key[1], key[2])
-        src = n.inputs[0]
-        p = producer.get(src)
-        if (key in _FUSABLE and p is not None and p.op in FUSING and consumers.get(src) == 1
-                and src not in outputs and p.outputs[0] == src and src not in ctx.fused
-                and graph.values[src].dtype == "float32"):
-            ctx.fused[src] = _FUSABLE[key]
-            ctx.fused_target[src] = n.outputs[0]
-            ctx.skip.add(i)
-
-
 LSTM_MODES = ("fused", "unrolled")
 
 
-def _fused_lstm_layers(ctx: Any, graph: Graph) -> list[str]:
-    from kerasport.export.tflite.writer.recurrent import fused_lstm_ok
+def _stateful_layers(ctx: Any, graph: Graph) -> list[str]:
+    """Layers written as TFLite sequence ops, whose states are variable tensors."""
+    from kerasport.export.tflite.writer.recurrent import fused_lstm_ok, fused_rnn_ok
 
-    return sorted({n.layer for n in graph.nodes if n.op == "LSTM" and fused_lstm_ok(ctx, n)})
+    lstm = {n.layer for n in graph.nodes if n.op == "LSTM" and ctx.fused_lstm
+            and fused_lstm_ok(ctx, n)}
+    rnn = {n.layer for n in graph.nodes if n.op == "SimpleRNN" and fused_rnn_ok(ctx, n)}
+    return sorted(lstm | rnn)
 
 
 def build(model: Any, batch_size: int | None = None,
@@ -106,6 +83,7 @@ def build(model: Any, batch_size: int | None = None,
     "unrolled" writes them step by step and keeps the batch dynamic."""
     from kerasport.export.tflite.writer.context import TFLiteContext
     from kerasport.export.tflite.writer.helpers import read, tensor
+    from kerasport.export.tflite.writer.passes import fold_pads, fuse_activations
 
     if lstm not in LSTM_MODES:
         raise KerasportError(f"unknown LSTM form '{lstm}': use one of {', '.join(LSTM_MODES)}")
@@ -114,18 +92,19 @@ def build(model: Any, batch_size: int | None = None,
     emitters = _emitters()
     ctx = TFLiteContext(graph, batch_size)
     ctx.fused_lstm = lstm == "fused"
-    fused = _fused_lstm_layers(ctx, graph) if ctx.fused_lstm else []
+    fused = _stateful_layers(ctx, graph)
     if fused and batch_size is None:
         ctx.batch_size = 1
-        ctx.notes.append(f"batch fixed to 1: UNIDIRECTIONAL_SEQUENCE_LSTM keeps its state in "
+        ctx.notes.append(f"batch fixed to 1: TFLite's sequence ops keep their states in "
                          f"tensors of a fixed batch ({', '.join(fused)}); --tflite-lstm "
-                         "unrolled keeps the batch dynamic")
+                         "unrolled keeps the batch dynamic for LSTMs of known length")
     inputs = []
     for v in graph.inputs:
         value = graph.values[v]
         ctx.index[v] = tensor(ctx, v, value.shape, value.dtype)
         inputs.append(ctx.index[v])
-    _fuse(ctx, graph)
+    fold_pads(ctx, graph)
+    fuse_activations(ctx, graph)
     for i, node in enumerate(graph.nodes):
         if i in ctx.skip:
             continue

@@ -99,7 +99,8 @@ class TFLiteContext:
         self.fused: dict[str, str] = {}  # producer output -> fused activation name
         self.fused_target: dict[str, str] = {}  # producer output -> the activation's output
         self.skip: set[int] = set()  # positions of IR nodes folded into their producer
-        self.rename: dict[str, str] = {}  # value read under another name
+        self.rename: dict[str, str] = {}  # value read under another name (folded Pad)
+        self.same: set[str] = set()  # outputs of 'valid' convolutions written as 'same'
         # LSTMs as UNIDIRECTIONAL_SEQUENCE_LSTM (else unrolled over time)
         self.fused_lstm = True
         self.notes: list[str] = []  # decisions the writer took (a fixed batch ...)

@@ -104,6 +104,8 @@ def _as_2d(ctx: TFLiteContext, node: Node) -> tuple[int, int | None, bool]:
     x = read(ctx, node.inputs[0])
     kernel = ctx.const_value(node.inputs[1])
     padding = node.attrs.get("padding", "valid")
+    if node.outputs[0] in ctx.same:  # the zero Pad before it was folded (passes.fold_pads)
+        padding = "same"
     if padding == "causal":
         x = _causal(ctx, x, node, kernel)
         padding = "valid"

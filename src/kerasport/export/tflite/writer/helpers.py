@@ -147,14 +147,6 @@ def fused_output(ctx: TFLiteContext, value: str) -> tuple[int, int]:
     return index, activation_code(act)
 
 
-def same_or_valid(padding: str, ctx: TFLiteContext) -> str:
-    """Keras padding that TFLite convolutions and pools express directly."""
-    if padding not in ("same", "valid"):
-        raise KerasportError(f"layer '{ctx.layer}': padding '{padding}' is lowered by the "
-                             "caller, not passed to TFLite")
-    return padding
-
-
 # -- small builders for lowered formulas ----------------------------------------------------
 def un(ctx: TFLiteContext, code: str, x: int, opts: Any = None, dtype: str | None = None,
        extra: Sequence[int] = ()) -> int:

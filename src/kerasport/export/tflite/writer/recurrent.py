@@ -113,13 +113,51 @@ def _reverse_time(ctx: TFLiteContext, x: int) -> int:
     return out
 
 
+_RNN_ACTIVATIONS = {"Tanh": "TANH", "Relu": "RELU"}
+
+
+def fused_rnn_ok(ctx: TFLiteContext, node: Node) -> bool:
+    """Whether this SimpleRNN needs UNIDIRECTIONAL_SEQUENCE_RNN (a free sequence length, which
+    unrolling cannot take) and the op computes it: tanh or plain relu, no initial state, no
+    mask, final state unused."""
+    act = node.attrs.get("activation", TANH) or {}
+    plain = {k: v for k, v in act.items() if k != "op" and v not in (None, 0, 0.0)}
+    return (ctx.shape(node.inputs[0])[1] is None and act.get("op") in _RNN_ACTIVATIONS
+            and not plain and not _given(node, 4) and not _given(node, 5)
+            and all(o not in ctx.used for o in node.outputs[1:2] if o))
+
+
 @emitter("SimpleRNN")
 def simple_rnn(ctx: TFLiteContext, node: Node) -> None:
-    """SimpleRNN unrolled over time."""
+    """SimpleRNN unrolled over time; with a free sequence length UNIDIRECTIONAL_SEQUENCE_RNN
+    (its state a variable tensor zeroed by a FILL before it runs)."""
     check_plain(ctx, node)
-    from kerasport.export.tflite.writer.unrolled import unrolled_simple_rnn
+    if not fused_rnn_ok(ctx, node):
+        from kerasport.export.tflite.writer.unrolled import unrolled_simple_rnn
 
-    unrolled_simple_rnn(ctx, node)
+        unrolled_simple_rnn(ctx, node)
+        return
+    x = read(ctx, node.inputs[0])
+    if node.attrs.get("go_backwards"):
+        x = _reverse_time(ctx, x)
+    kernel, rec = ctx.const_value(node.inputs[1]), ctx.const_value(node.inputs[2])
+    units, name = rec.shape[0], node.outputs[0]
+    bias = ctx.const_value(node.inputs[3]) if _given(node, 3) else np.zeros(units, np.float32)
+    batch, steps = tshape(ctx, x)[:2]
+    h = tensor(ctx, f"{name}/h_state", [batch, units], variable=True)
+    zero_states(ctx, [h])
+    seq = temp(ctx, f"{name}/sequence", [batch, steps, units])
+    act = _RNN_ACTIVATIONS[node.attrs.get("activation", TANH)["op"]]
+    ctx.op("UNIDIRECTIONAL_SEQUENCE_RNN", [
+        x, const(ctx, np.ascontiguousarray(kernel.T), f"{name}/weights"),
+        const(ctx, np.ascontiguousarray(rec.T), f"{name}/recurrent_weights"),
+        const(ctx, bias, f"{name}/bias"), h], [seq],
+        options("SequenceRNNOptions", timeMajor=False,
+                fusedActivationFunction=activation_code(act)))
+    if node.attrs.get("return_sequences"):
+        alias(ctx, name, seq)
+    else:
+        last_step(ctx, seq, name)
 
 
 @emitter("GRU")
