@@ -13,7 +13,8 @@ A config holds a list of tasks (a JSON list, or ``{"tasks": [...]}``; in TOML ``
 
 ``quantization`` may be just the mode (``"float16"``). Its mode means: bundle / python: the
 weight storage (float32, float16, int8); onnx: dynamic or static; tflite: none, float16,
-dynamic, int8 or uint8. ``options`` passes other ``convert`` flags (``opset``,
+dynamic, int8 or uint8 (full int8 also takes ``range_estimator`` and ``int8_fallback``).
+``options`` passes other ``convert`` flags (``opset``,
 ``batch_size``, ``inputs_as_nchw``).
 """
 
