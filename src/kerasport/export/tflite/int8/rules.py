@@ -56,7 +56,9 @@ NO_INT8 = {
     "UNIDIRECTIONAL_SEQUENCE_LSTM": "TFLite's int8 LSTM kernel needs int16 cell states and "
     "per-gate intermediate scales, which kerasport does not compute: --tflite-lstm unrolled "
     "writes the LSTM as int8 FULLY_CONNECTED/LOGISTIC/TANH/MUL/ADD steps",
-    "FILL": "it sets the fused LSTM's float32 states (see UNIDIRECTIONAL_SEQUENCE_LSTM)",
+    "UNIDIRECTIONAL_SEQUENCE_RNN": "TFLite's sequence RNN kernel has no full-int8 form: with "
+    "a fixed sequence length the writer unrolls the layer into int8 steps",
+    "FILL": "it sets a fused recurrent layer's float32 states (see its own entry)",
 }
 
 Range = tuple[float, float]
