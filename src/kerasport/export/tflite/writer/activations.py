@@ -23,7 +23,7 @@ from kerasport.export.tflite.writer.helpers import (
     un,
 )
 from kerasport.ir.graph import Node
-from kerasport.ops.activations import _SELU_ALPHA, _SELU_SCALE
+from kerasport.ops.activations import SELU_ALPHA, SELU_SCALE
 
 Lowering = Any  # (ctx, x, **attrs) -> tensor index
 LOWERINGS: dict[str, Lowering] = {}
@@ -93,7 +93,7 @@ def _elu_op(ctx, x, alpha=1.0):
 
 @lowering("Selu")
 def _selu(ctx, x):
-    return bi(ctx, "MUL", _elu(ctx, x, _SELU_ALPHA), scalar(ctx, _SELU_SCALE))
+    return bi(ctx, "MUL", _elu(ctx, x, SELU_ALPHA), scalar(ctx, SELU_SCALE))
 
 
 @lowering("Gelu")

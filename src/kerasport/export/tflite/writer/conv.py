@@ -6,7 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from kerasport.errors import KerasportError
-from kerasport.export.tflite.writer.context import TFLiteContext, emitter
+from kerasport.export.tflite.writer.context import (
+    NOT_YET,
+    TFLiteContext,
+    emitter,
+    unavailable,
+)
 from kerasport.export.tflite.writer.helpers import (
     const,
     fused_output,
@@ -299,3 +304,7 @@ def conv_transpose(ctx: TFLiteContext, node: Node) -> None:
     mid = temp(ctx, f"{node.outputs[0]}/2d", [o[0], 1, *o[1:]])
     ctx.op("TRANSPOSE_CONV", inputs, [mid], opts)
     squeeze(ctx, mid, 1, out)
+
+
+unavailable("SpatialPad", "padding of the spatial axes (ONNX Pad): "
+            + NOT_YET)

@@ -3,7 +3,12 @@ mean of several inputs, Affine as MUL + ADD, CAST."""
 
 from __future__ import annotations
 
-from kerasport.export.tflite.writer.context import TFLiteContext, emitter
+from kerasport.export.tflite.writer.context import (
+    NOT_YET,
+    TFLiteContext,
+    emitter,
+    unavailable,
+)
 from kerasport.export.tflite.writer.helpers import (
     activation_code,
     fused_output,
@@ -95,3 +100,17 @@ def cast(ctx: TFLiteContext, node: Node) -> None:
     ctx.op("CAST", [x], [out], options(
         "CastOptions", inDataType=getattr(s.TensorType, TYPES[ctx.tensors[x].dtype]),
         outDataType=getattr(s.TensorType, TYPES[ctx.tensors[out].dtype])))
+
+
+unavailable("Math", "elementwise math functions (ONNX Sqrt, Log, ...): "
+            + NOT_YET)
+unavailable("Compare", "comparisons (ONNX Equal, Less, ...): "
+            + NOT_YET)
+unavailable("Logic", "logical ops (ONNX And, Or, Not, Xor): "
+            + NOT_YET)
+unavailable("Mod", "ONNX Mod: "
+            + NOT_YET)
+unavailable("Pow", "ONNX Pow: "
+            + NOT_YET)
+unavailable("Where", "ONNX Where: "
+            + NOT_YET)

@@ -6,7 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from kerasport.errors import KerasportError
-from kerasport.export.tflite.writer.context import TFLiteContext, emitter
+from kerasport.export.tflite.writer.context import (
+    NOT_YET,
+    TFLiteContext,
+    emitter,
+    unavailable,
+)
 from kerasport.export.tflite.writer.conv import reshape
 from kerasport.export.tflite.writer.helpers import (
     alias,
@@ -154,3 +159,9 @@ def _einsum_fc(ctx: TFLiteContext, node: Node, operands: tuple, letters: tuple, 
            options("FullyConnectedOptions", keepNumDims=True))
     y = reshape(ctx, y, [size.get(c) for c in left + right])
     alias(ctx, node.outputs[0], _permute(ctx, y, "".join(left + right), out))
+
+
+unavailable("CumSum", "ONNX CumSum: "
+            + NOT_YET)
+unavailable("Trilu", "ONNX Trilu: "
+            + NOT_YET)

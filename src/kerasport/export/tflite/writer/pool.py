@@ -4,7 +4,12 @@ reductions: MEAN, REDUCE_MAX."""
 from __future__ import annotations
 
 from kerasport.errors import KerasportError
-from kerasport.export.tflite.writer.context import TFLiteContext, emitter
+from kerasport.export.tflite.writer.context import (
+    NOT_YET,
+    TFLiteContext,
+    emitter,
+    unavailable,
+)
 from kerasport.export.tflite.writer.conv import expand, squeeze
 from kerasport.export.tflite.writer.helpers import (
     fused_output,
@@ -59,3 +64,7 @@ def reduce(ctx: TFLiteContext, node: Node) -> None:
     ctx.op(code, [read(ctx, node.inputs[0]), ints(ctx, axes, "axes")],
            [write(ctx, node.outputs[0])],
            options("ReducerOptions", keepDims=bool(node.attrs.get("keepdims", False))))
+
+
+unavailable("Arg", "ONNX ArgMax / ArgMin: "
+            + NOT_YET)

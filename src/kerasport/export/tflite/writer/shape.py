@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasport.export.tflite.writer.context import TFLiteContext, emitter
+from kerasport.export.tflite.writer.context import (
+    NOT_YET,
+    TFLiteContext,
+    emitter,
+    unavailable,
+)
 from kerasport.export.tflite.writer.conv import reshape
 from kerasport.export.tflite.writer.helpers import (
     const,
@@ -106,3 +111,12 @@ def reverse(ctx: TFLiteContext, node: Node) -> None:
                           ints(ctx, [node.attrs.get("axis", 1) % r], "axis")],
            [write(ctx, node.outputs[0])])
 
+
+unavailable("Slice", "ONNX Slice: "
+            + NOT_YET)
+unavailable("Take", "ONNX Gather along any axis: "
+            + NOT_YET)
+unavailable("Tile", "ONNX Tile: "
+            + NOT_YET)
+unavailable("TakeAlong", "ONNX GatherElements: "
+            + NOT_YET)
