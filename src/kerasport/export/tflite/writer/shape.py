@@ -116,7 +116,12 @@ unavailable("Slice", "ONNX Slice: "
             + NOT_YET)
 unavailable("Take", "ONNX Gather along any axis: "
             + NOT_YET)
-unavailable("Tile", "ONNX Tile: "
-            + NOT_YET)
 unavailable("TakeAlong", "ONNX GatherElements: "
             + NOT_YET)
+
+
+@emitter("Tile")
+def tile(ctx: TFLiteContext, node: Node) -> None:
+    """TILE by ``repeats`` (one per axis, batch included)."""
+    ctx.op("TILE", [read(ctx, node.inputs[0]), ints(ctx, node.attrs.get("repeats", (1,)))],
+           [write(ctx, node.outputs[0])])
