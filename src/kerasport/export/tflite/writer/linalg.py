@@ -161,7 +161,15 @@ def _einsum_fc(ctx: TFLiteContext, node: Node, operands: tuple, letters: tuple, 
     alias(ctx, node.outputs[0], _permute(ctx, y, "".join(left + right), out))
 
 
-unavailable("CumSum", "ONNX CumSum: "
-            + NOT_YET)
 unavailable("Trilu", "ONNX Trilu: "
             + NOT_YET)
+
+
+@emitter("CumSum")
+def cum_sum(ctx: TFLiteContext, node: Node) -> None:
+    """CUMSUM along ``axis`` with ``exclusive`` and ``reverse``."""
+    r = len(ctx.shape(node.inputs[0]))
+    axis = const(ctx, np.asarray(node.attrs.get("axis", 0) % r, np.int32), "axis", "int32")
+    ctx.op("CUMSUM", [read(ctx, node.inputs[0]), axis], [write(ctx, node.outputs[0])],
+           options("CumsumOptions", exclusive=bool(node.attrs.get("exclusive")),
+                   reverse=bool(node.attrs.get("reverse"))))
