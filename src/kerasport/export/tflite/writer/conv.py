@@ -7,10 +7,8 @@ import numpy as np
 
 from kerasport.errors import KerasportError
 from kerasport.export.tflite.writer.context import (
-    NOT_YET,
     TFLiteContext,
     emitter,
-    unavailable,
 )
 from kerasport.export.tflite.writer.helpers import (
     const,
@@ -21,6 +19,7 @@ from kerasport.export.tflite.writer.helpers import (
     read,
     temp,
     tshape,
+    write,
 )
 from kerasport.ir.graph import Node
 from kerasport.ops.conv import spatial_pads
@@ -306,5 +305,15 @@ def conv_transpose(ctx: TFLiteContext, node: Node) -> None:
     squeeze(ctx, mid, 1, out)
 
 
-unavailable("SpatialPad", "padding of the spatial axes (ONNX Pad): "
-            + NOT_YET)
+@emitter("SpatialPad")
+def spatial_pad(ctx: TFLiteContext, node: Node) -> None:
+    """PAD (zeros) or PADV2 (``value``) of the spatial axes."""
+    table = [[0, 0], *[list(m) for m in node.attrs.get("margins", ((0, 0),))], [0, 0]]
+    pads = const(ctx, np.asarray(table, np.int32), "pads", "int32")
+    value = float(node.attrs.get("value", 0.0))
+    x = read(ctx, node.inputs[0])
+    if value == 0.0:
+        ctx.op("PAD", [x, pads], [write(ctx, node.outputs[0])])
+    else:
+        ctx.op("PADV2", [x, pads, const(ctx, np.asarray([value], np.float32), "value")],
+               [write(ctx, node.outputs[0])])

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from kerasport.errors import KerasportError
 from kerasport.export.tflite.writer.context import (
-    NOT_YET,
     TFLiteContext,
     emitter,
-    unavailable,
 )
 from kerasport.export.tflite.writer.helpers import (
     activation_code,
@@ -105,8 +103,6 @@ def cast(ctx: TFLiteContext, node: Node) -> None:
         outDataType=getattr(s.TensorType, TYPES[ctx.tensors[out].dtype])))
 
 
-unavailable("Mod", "ONNX Mod: "
-            + NOT_YET)
 
 
 _COMPARE = {"equal": "EQUAL", "less": "LESS", "less_equal": "LESS_EQUAL",
@@ -174,3 +170,14 @@ def math(ctx: TFLiteContext, node: Node) -> None:
     if fn not in _MATH:
         raise KerasportError(f"layer '{node.layer}': {fn} has no TFLite builtin")
     ctx.op(_MATH[fn], [x], [write(ctx, node.outputs[0])])
+
+
+@emitter("Mod")
+def mod(ctx: TFLiteContext, node: Node) -> None:
+    """FLOOR_MOD (Python's %, the sign of b); C's fmod as a - b * trunc(a / b) is refused."""
+    if node.attrs.get("fmod"):
+        raise KerasportError(f"layer '{node.layer}': fmod (the sign of a) has no TFLite "
+                             "builtin")
+    a = read(ctx, node.inputs[0])
+    b = _as(ctx, read(ctx, node.inputs[1]), ctx.tensors[a].dtype)
+    ctx.op("FLOOR_MOD", [a, b], [write(ctx, node.outputs[0])])

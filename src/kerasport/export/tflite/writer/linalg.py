@@ -7,10 +7,8 @@ import numpy as np
 
 from kerasport.errors import KerasportError
 from kerasport.export.tflite.writer.context import (
-    NOT_YET,
     TFLiteContext,
     emitter,
-    unavailable,
 )
 from kerasport.export.tflite.writer.conv import reshape
 from kerasport.export.tflite.writer.helpers import (
@@ -161,8 +159,6 @@ def _einsum_fc(ctx: TFLiteContext, node: Node, operands: tuple, letters: tuple, 
     alias(ctx, node.outputs[0], _permute(ctx, y, "".join(left + right), out))
 
 
-unavailable("Trilu", "ONNX Trilu: "
-            + NOT_YET)
 
 
 @emitter("CumSum")
@@ -173,3 +169,19 @@ def cum_sum(ctx: TFLiteContext, node: Node) -> None:
     ctx.op("CUMSUM", [read(ctx, node.inputs[0]), axis], [write(ctx, node.outputs[0])],
            options("CumsumOptions", exclusive=bool(node.attrs.get("exclusive")),
                    reverse=bool(node.attrs.get("reverse"))))
+
+
+@emitter("Trilu")
+def trilu(ctx: TFLiteContext, node: Node) -> None:
+    """x times a constant 0/1 triangle over its last two axes (known sizes)."""
+    shape = ctx.shape(node.inputs[0])
+    if None in shape[-2:]:
+        raise KerasportError(f"layer '{node.layer}': a triangle over free dims has no "
+                             "TFLite form in kerasport's writer")
+    k = int(node.attrs.get("k", 0))
+    ones = np.ones(shape[-2:], np.float32)
+    tri = np.triu(ones, k) if node.attrs.get("upper", True) else np.tril(ones, k)
+    x = read(ctx, node.inputs[0])
+    dtype = ctx.tensors[x].dtype
+    ctx.op("MUL", [x, const(ctx, tri.astype(dtype), "triangle", dtype)],
+           [write(ctx, node.outputs[0])], options("MulOptions"))
