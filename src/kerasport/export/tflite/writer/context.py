@@ -19,6 +19,8 @@ from kerasport.ir.graph import Graph, Node
 EMITTERS: dict[str, Callable[[TFLiteContext, Node], None]] = {}
 # IR ops without a TFLite form: op -> the reason
 UNAVAILABLE: dict[str, str] = {}
+# the reason given for IR ops the ONNX reader added after the writer was written
+NOT_YET = "comes from the ONNX reader, which landed after the TFLite writer; not emitted yet"
 # IR ops whose emitters take a following Relu/Relu6 as a fused activation
 FUSING: set[str] = set()
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from kerasport.errors import KerasportError
-from kerasport.export.tflite.writer.context import TFLiteContext, emitter
+from kerasport.export.tflite.writer.context import (
+    TFLiteContext,
+    emitter,
+)
 from kerasport.export.tflite.writer.helpers import (
     const,
     fused_output,
@@ -16,6 +19,7 @@ from kerasport.export.tflite.writer.helpers import (
     read,
     temp,
     tshape,
+    write,
 )
 from kerasport.ir.graph import Node
 from kerasport.ops.conv import spatial_pads
@@ -299,3 +303,17 @@ def conv_transpose(ctx: TFLiteContext, node: Node) -> None:
     mid = temp(ctx, f"{node.outputs[0]}/2d", [o[0], 1, *o[1:]])
     ctx.op("TRANSPOSE_CONV", inputs, [mid], opts)
     squeeze(ctx, mid, 1, out)
+
+
+@emitter("SpatialPad")
+def spatial_pad(ctx: TFLiteContext, node: Node) -> None:
+    """PAD (zeros) or PADV2 (``value``) of the spatial axes."""
+    table = [[0, 0], *[list(m) for m in node.attrs.get("margins", ((0, 0),))], [0, 0]]
+    pads = const(ctx, np.asarray(table, np.int32), "pads", "int32")
+    value = float(node.attrs.get("value", 0.0))
+    x = read(ctx, node.inputs[0])
+    if value == 0.0:
+        ctx.op("PAD", [x, pads], [write(ctx, node.outputs[0])])
+    else:
+        ctx.op("PADV2", [x, pads, const(ctx, np.asarray([value], np.float32), "value")],
+               [write(ctx, node.outputs[0])])

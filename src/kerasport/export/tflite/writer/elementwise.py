@@ -3,9 +3,15 @@ mean of several inputs, Affine as MUL + ADD, CAST."""
 
 from __future__ import annotations
 
-from kerasport.export.tflite.writer.context import TFLiteContext, emitter
+from kerasport.errors import KerasportError
+from kerasport.export.tflite.writer.context import (
+    TFLiteContext,
+    emitter,
+)
 from kerasport.export.tflite.writer.helpers import (
     activation_code,
+    alias,
+    bi,
     fused_output,
     options,
     read,
@@ -95,3 +101,83 @@ def cast(ctx: TFLiteContext, node: Node) -> None:
     ctx.op("CAST", [x], [out], options(
         "CastOptions", inDataType=getattr(s.TensorType, TYPES[ctx.tensors[x].dtype]),
         outDataType=getattr(s.TensorType, TYPES[ctx.tensors[out].dtype])))
+
+
+
+
+_COMPARE = {"equal": "EQUAL", "less": "LESS", "less_equal": "LESS_EQUAL",
+            "greater": "GREATER", "greater_equal": "GREATER_EQUAL"}
+_MATH = {"sqrt": "SQRT", "log": "LOG", "neg": "NEG", "abs": "ABS", "floor": "FLOOR",
+         "ceil": "CEIL", "sin": "SIN", "cos": "COS", "sign": "SIGN", "round": "ROUND"}
+
+
+def _as(ctx: TFLiteContext, x: int, dtype: str) -> int:
+    from kerasport.export.tflite.writer.mask import cast
+
+    return cast(ctx, x, dtype)
+
+
+@emitter("Pow")
+def power(ctx: TFLiteContext, node: Node) -> None:
+    """POW, the exponent in the base's dtype."""
+    a = read(ctx, node.inputs[0])
+    b = _as(ctx, read(ctx, node.inputs[1]), ctx.tensors[a].dtype)
+    ctx.op("POW", [a, b], [write(ctx, node.outputs[0])])
+
+
+@emitter("Where")
+def where(ctx: TFLiteContext, node: Node) -> None:
+    """SELECT_V2(cond, a, b)."""
+    a, b = read(ctx, node.inputs[0]), read(ctx, node.inputs[1])
+    cond = _as(ctx, read(ctx, node.inputs[2]), "bool")
+    ctx.op("SELECT_V2", [cond, a, _as(ctx, b, ctx.tensors[a].dtype)],
+           [write(ctx, node.outputs[0])])
+
+
+@emitter("Compare")
+def compare(ctx: TFLiteContext, node: Node) -> None:
+    """EQUAL, LESS, LESS_EQUAL, GREATER or GREATER_EQUAL (booleans, cast if asked)."""
+    a, b = read(ctx, node.inputs[0]), read(ctx, node.inputs[1])
+    code = _COMPARE.get(node.attrs.get("mode", "equal"))
+    if code is None:
+        raise KerasportError(f"layer '{node.layer}': comparison {node.attrs.get('mode')!r} "
+                             "has no TFLite form")
+    out = bi(ctx, code, a, _as(ctx, b, ctx.tensors[a].dtype), "bool")
+    alias(ctx, node.outputs[0], _as(ctx, out, ctx.dtype(node.outputs[0])))
+
+
+@emitter("Logic")
+def logic(ctx: TFLiteContext, node: Node) -> None:
+    """LOGICAL_NOT / AND / OR; xor as NOT_EQUAL of booleans."""
+    mode = node.attrs.get("mode", "not")
+    a = _as(ctx, read(ctx, node.inputs[0]), "bool")
+    if mode == "not":
+        ctx.op("LOGICAL_NOT", [a], [write(ctx, node.outputs[0])])
+        return
+    b = _as(ctx, read(ctx, node.inputs[1]), "bool")
+    code = {"and": "LOGICAL_AND", "or": "LOGICAL_OR", "xor": "NOT_EQUAL"}[mode]
+    ctx.op(code, [a, b], [write(ctx, node.outputs[0])])
+
+
+@emitter("Math")
+def math(ctx: TFLiteContext, node: Node) -> None:
+    """SQRT, LOG, NEG, ABS, FLOOR, CEIL, SIN, COS, SIGN, ROUND; reciprocal as DIV."""
+    fn = node.attrs.get("fn", "sqrt")
+    x = read(ctx, node.inputs[0])
+    if fn == "reciprocal":
+        binary(ctx, "DIV", scalar(ctx, 1.0), x, write(ctx, node.outputs[0]))
+        return
+    if fn not in _MATH:
+        raise KerasportError(f"layer '{node.layer}': {fn} has no TFLite builtin")
+    ctx.op(_MATH[fn], [x], [write(ctx, node.outputs[0])])
+
+
+@emitter("Mod")
+def mod(ctx: TFLiteContext, node: Node) -> None:
+    """FLOOR_MOD (Python's %, the sign of b); C's fmod as a - b * trunc(a / b) is refused."""
+    if node.attrs.get("fmod"):
+        raise KerasportError(f"layer '{node.layer}': fmod (the sign of a) has no TFLite "
+                             "builtin")
+    a = read(ctx, node.inputs[0])
+    b = _as(ctx, read(ctx, node.inputs[1]), ctx.tensors[a].dtype)
+    ctx.op("FLOOR_MOD", [a, b], [write(ctx, node.outputs[0])])

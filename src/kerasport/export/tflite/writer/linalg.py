@@ -6,7 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from kerasport.errors import KerasportError
-from kerasport.export.tflite.writer.context import TFLiteContext, emitter
+from kerasport.export.tflite.writer.context import (
+    TFLiteContext,
+    emitter,
+)
 from kerasport.export.tflite.writer.conv import reshape
 from kerasport.export.tflite.writer.helpers import (
     alias,
@@ -154,3 +157,31 @@ def _einsum_fc(ctx: TFLiteContext, node: Node, operands: tuple, letters: tuple, 
            options("FullyConnectedOptions", keepNumDims=True))
     y = reshape(ctx, y, [size.get(c) for c in left + right])
     alias(ctx, node.outputs[0], _permute(ctx, y, "".join(left + right), out))
+
+
+
+
+@emitter("CumSum")
+def cum_sum(ctx: TFLiteContext, node: Node) -> None:
+    """CUMSUM along ``axis`` with ``exclusive`` and ``reverse``."""
+    r = len(ctx.shape(node.inputs[0]))
+    axis = const(ctx, np.asarray(node.attrs.get("axis", 0) % r, np.int32), "axis", "int32")
+    ctx.op("CUMSUM", [read(ctx, node.inputs[0]), axis], [write(ctx, node.outputs[0])],
+           options("CumsumOptions", exclusive=bool(node.attrs.get("exclusive")),
+                   reverse=bool(node.attrs.get("reverse"))))
+
+
+@emitter("Trilu")
+def trilu(ctx: TFLiteContext, node: Node) -> None:
+    """x times a constant 0/1 triangle over its last two axes (known sizes)."""
+    shape = ctx.shape(node.inputs[0])
+    if None in shape[-2:]:
+        raise KerasportError(f"layer '{node.layer}': a triangle over free dims has no "
+                             "TFLite form in kerasport's writer")
+    k = int(node.attrs.get("k", 0))
+    ones = np.ones(shape[-2:], np.float32)
+    tri = np.triu(ones, k) if node.attrs.get("upper", True) else np.tril(ones, k)
+    x = read(ctx, node.inputs[0])
+    dtype = ctx.tensors[x].dtype
+    ctx.op("MUL", [x, const(ctx, tri.astype(dtype), "triangle", dtype)],
+           [write(ctx, node.outputs[0])], options("MulOptions"))

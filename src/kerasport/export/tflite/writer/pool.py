@@ -4,7 +4,10 @@ reductions: MEAN, REDUCE_MAX."""
 from __future__ import annotations
 
 from kerasport.errors import KerasportError
-from kerasport.export.tflite.writer.context import TFLiteContext, emitter
+from kerasport.export.tflite.writer.context import (
+    TFLiteContext,
+    emitter,
+)
 from kerasport.export.tflite.writer.conv import expand, squeeze
 from kerasport.export.tflite.writer.helpers import (
     fused_output,
@@ -59,3 +62,26 @@ def reduce(ctx: TFLiteContext, node: Node) -> None:
     ctx.op(code, [read(ctx, node.inputs[0]), ints(ctx, axes, "axes")],
            [write(ctx, node.outputs[0])],
            options("ReducerOptions", keepDims=bool(node.attrs.get("keepdims", False))))
+
+
+@emitter("Arg")
+def arg(ctx: TFLiteContext, node: Node) -> None:
+    """ARG_MAX / ARG_MIN along ``axis`` (the first among equals), EXPAND_DIMS for keepdims."""
+    from kerasport.export.tflite.writer.conv import expand
+    from kerasport.export.tflite.writer.helpers import alias, schema, temp
+    from kerasport.export.tflite.writer.serialize import TYPES
+
+    if node.attrs.get("last"):
+        raise KerasportError(f"layer '{node.layer}': the last index among equals has no "
+                             "TFLite form (ARG_MAX / ARG_MIN give the first)")
+    x = read(ctx, node.inputs[0])
+    shape = list(ctx.shape(node.inputs[0]))
+    axis = node.attrs.get("axis", 0) % len(shape)
+    dtype = ctx.dtype(node.outputs[0])
+    mode = node.attrs.get("mode", "max")
+    code, kind = ("ARG_MAX", "ArgMaxOptions") if mode == "max" else ("ARG_MIN", "ArgMinOptions")
+    out = temp(ctx, f"{node.outputs[0]}/arg", shape[:axis] + shape[axis + 1:], dtype)
+    ctx.op(code, [x, ints(ctx, [axis], "axis")], [out],
+           options(kind, outputType=getattr(schema().TensorType, TYPES[dtype])))
+    alias(ctx, node.outputs[0], expand(ctx, out, axis) if node.attrs.get("keepdims", True)
+          else out)

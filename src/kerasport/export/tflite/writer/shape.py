@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasport.export.tflite.writer.context import TFLiteContext, emitter
+from kerasport.errors import KerasportError
+from kerasport.export.tflite.writer.context import (
+    NOT_YET,
+    TFLiteContext,
+    emitter,
+    unavailable,
+)
 from kerasport.export.tflite.writer.conv import reshape
 from kerasport.export.tflite.writer.helpers import (
     const,
@@ -106,3 +112,59 @@ def reverse(ctx: TFLiteContext, node: Node) -> None:
                           ints(ctx, [node.attrs.get("axis", 1) % r], "axis")],
            [write(ctx, node.outputs[0])])
 
+
+unavailable("TakeAlong", "ONNX GatherElements: "
+            + NOT_YET)
+
+
+@emitter("Tile")
+def tile(ctx: TFLiteContext, node: Node) -> None:
+    """TILE by ``repeats`` (one per axis, batch included)."""
+    ctx.op("TILE", [read(ctx, node.inputs[0]), ints(ctx, node.attrs.get("repeats", (1,)))],
+           [write(ctx, node.outputs[0])])
+
+
+_I32 = (-2**31, 2**31 - 1)
+
+
+def _clamp(v: int) -> int:
+    return int(min(max(v, _I32[0]), _I32[1]))
+
+
+@emitter("Slice")
+def slice_(ctx: TFLiteContext, node: Node) -> None:
+    """STRIDED_SLICE with Python's slice rules on the listed axes (others whole)."""
+    r = len(ctx.shape(node.inputs[0]))
+    begin, end, step, bmask, emask = [0] * r, [0] * r, [1] * r, (1 << r) - 1, (1 << r) - 1
+    a = node.attrs
+    for s_, e, ax, st in zip(a.get("starts", (0,)), a.get("ends", (0,)), a.get("axes", (0,)),
+                             a.get("steps", (1,))):
+        ax %= r
+        begin[ax], end[ax], step[ax] = _clamp(s_), _clamp(e), int(st)
+        bmask &= ~(1 << ax)
+        emask &= ~(1 << ax)
+    ctx.op("STRIDED_SLICE", [read(ctx, node.inputs[0]), ints(ctx, begin, "begin"),
+                             ints(ctx, end, "end"), ints(ctx, step, "strides")],
+           [write(ctx, node.outputs[0])],
+           options("StridedSliceOptions", beginMask=bmask, endMask=emask))
+
+
+@emitter("Take")
+def take(ctx: TFLiteContext, node: Node) -> None:
+    """GATHER along ``axis``; constant negative indices are counted back here."""
+    r = len(ctx.shape(node.inputs[0]))
+    axis = node.attrs.get("axis", 0) % r
+    idx = node.inputs[1]
+    if ctx.is_const(idx):
+        arr = np.asarray(ctx.const_value(idx)).astype(np.int64)
+        size = ctx.shape(node.inputs[0])[axis]
+        if (arr < 0).any():
+            if size is None:
+                raise KerasportError(f"layer '{node.layer}': negative indices into a free "
+                                     "axis have no TFLite form")
+            arr = np.where(arr < 0, arr + size, arr)
+        indices = const(ctx, arr.astype(np.int32), f"{idx}/int32", "int32")
+    else:
+        indices = read(ctx, idx)
+    ctx.op("GATHER", [read(ctx, node.inputs[0]), indices], [write(ctx, node.outputs[0])],
+           options("GatherOptions", axis=axis))
