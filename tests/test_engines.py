@@ -81,9 +81,10 @@ def test_bundle_engine_checked_on_recorded_reference(two_io, tmp_path):
 def test_auto_names_its_choice_and_the_skipped(two_io):
     path, xs, want = two_io
     m = kerasport.load(path, engine="auto")
-    assert m.engine in ("numpy", "onnxruntime")
+    assert m.engine in ("numpy", "onnxruntime", "litert")
     assert m.engine_notes[0].startswith(f"auto chose {m.engine}: fastest")
-    assert any(n.startswith("litert: skipped") for n in m.engine_notes)
+    notes = " ".join(m.engine_notes)
+    assert all(name in notes for name in ("numpy", "onnxruntime", "litert"))
     assert max_error(as_list(m.predict(xs)), [want["cls"], want["reg"]]) <= 1e-4
 
 
@@ -93,7 +94,7 @@ def test_missing_package_names_the_extra(two_io, monkeypatch):
     with pytest.raises(MissingExtraError, match=r"kerasport\[onnx\]"):
         kerasport.load(path, engine="onnxruntime")
     m = kerasport.load(path, engine="auto")
-    assert m.engine == "numpy"
+    assert m.engine in ("numpy", "litert")
     assert any("onnxruntime: skipped" in n and "not installed" in n for n in m.engine_notes)
 
 
@@ -128,16 +129,32 @@ def test_engine_that_drifts_is_refused(two_io, monkeypatch):
     with pytest.raises(VerificationError, match="onnxruntime engine differs"):
         kerasport.load(path, engine="onnxruntime")
     m = kerasport.load(path, engine="auto")
-    assert m.engine == "numpy"
+    assert m.engine in ("numpy", "litert")
     assert any("onnxruntime: skipped" in n and "differs" in n for n in m.engine_notes)
 
 
-def test_litert_unavailable_says_why(two_io):
+def test_litert_unavailable_says_why(two_io, monkeypatch):
     path, _, _ = two_io
-    if litert.WRITER is not None:
-        pytest.skip("a TFLite writer is plugged in")
-    with pytest.raises(KerasportError, match="TensorFlow-free TFLite writer"):
+    monkeypatch.setattr(litert, "WRITER", None)
+    with pytest.raises(KerasportError, match="WRITER is None"):
         kerasport.load(path, engine="litert")
+
+
+def test_litert_with_kerasports_own_writer(two_io, tmp_path):
+    """The default LiteRT engine: kerasport's TFLite writer in memory, no TensorFlow; several
+    inputs and outputs, any batch size (1e-4 of the output scale against Keras)."""
+    pytest.importorskip("ai_edge_litert")
+    path, xs, want = two_io
+    m = kerasport.load(path, engine="litert")
+    assert m.engine == "litert" and "litert: checked against numpy" in m.engine_notes[0]
+    for batch_size in (1, 3, None):
+        got = as_list(m.predict(xs, batch_size=batch_size))
+        assert max_error(got, [want["cls"], want["reg"]]) <= TOL["litert"]
+    k = keras_module("k3")
+    inp = k.Input((4,), dtype="int64", name="ids")
+    hashed = save(k.Model(inp, k.layers.Hashing(7, name="hash")(inp)), tmp_path / "h.keras")
+    with pytest.raises(EngineUnavailable, match="FarmHash"):
+        kerasport.load(hashed, engine="litert")
 
 
 def test_litert_runner_with_a_plugged_writer(tmp_path, monkeypatch):

@@ -1,10 +1,9 @@
 """The LiteRT engine: a float32 TFLite flatbuffer of the model, built in memory, run by
 LiteRT's interpreter (ai-edge-litert, XNNPACK on the CPU).
 
-The flatbuffer must come from a TFLite writer that needs no TensorFlow (TensorFlow's converter,
-which ``kerasport convert --to tflite`` uses, runs in a worker process from the Keras file and
-is not an engine). ``WRITER`` is that one function, ``model -> bytes``: until kerasport has its
-own TensorFlow-free writer it is None and the engine reports itself unavailable, saying why.
+The flatbuffer comes from kerasport's own TFLite writer (``export/tflite/writer``, no
+TensorFlow), LSTMs unrolled so the batch stays dynamic. ``WRITER`` is that one function,
+``model -> bytes``; set it to None to turn the engine off.
 """
 
 from __future__ import annotations
@@ -20,12 +19,20 @@ from kerasport.errors import KerasportError
 NAME = "litert"
 EXTRA = "litert"
 
-# model -> float32 .tflite bytes, without TensorFlow. Plug kerasport's own writer in here.
-WRITER: Callable[[Any], bytes] | None = None
 
-NO_WRITER = ("kerasport has no TensorFlow-free TFLite writer yet, so the model cannot be "
-             "built for LiteRT in memory (use engine='onnxruntime', or write a .tflite file "
-             "with `kerasport convert --to tflite`)")
+
+def write_float32(model: Any) -> bytes:
+    """kerasport's float32 TFLite file of ``model``, dynamic batch where the ops allow it."""
+    from kerasport.export.tflite.writer import write_tflite
+
+    return write_tflite(model, lstm="unrolled")
+
+
+# model -> float32 .tflite bytes, without TensorFlow
+WRITER: Callable[[Any], bytes] | None = write_float32
+
+NO_WRITER = ("no TFLite writer is set (kerasport.engines.litert.WRITER is None), so the model "
+             "cannot be built for LiteRT in memory (use engine='onnxruntime')")
 
 
 def missing() -> str | None:
@@ -36,9 +43,18 @@ def missing() -> str | None:
 
 
 def unavailable(model: Any) -> str | None:
-    """Why the engine cannot run ``model``: no writer (ops the writer refuses are named by
-    it when the engine is built), or None."""
-    return NO_WRITER if WRITER is None else None
+    """Why the engine cannot run ``model``: no writer, or ops the writer refuses (named
+    with their layers), or None."""
+    if WRITER is None:
+        return NO_WRITER
+    if WRITER is write_float32:
+        from kerasport.export.tflite.writer import check_mappable
+
+        try:
+            check_mappable(model.graph)
+        except KerasportError as exc:
+            return str(exc)
+    return None
 
 
 def tflite_bytes(model: Any) -> bytes:
