@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -58,7 +59,7 @@ def _page_data(page: str) -> dict:
 def test_report_data_matches_the_model(branchy, tmp_path):
     path, keras_model = branchy
     out = tmp_path / "r.html"
-    report = write_report(str(path), str(out), ["onnx", "bundle-int8", "python"])
+    report = write_report(str(path), str(out), ["onnx", "bundle-int8", "python", "tflite"])
     page = out.read_text()
     data = _page_data(page)
     # one node per layer, the config's edges
@@ -71,6 +72,9 @@ def test_report_data_matches_the_model(branchy, tmp_path):
     onnx_errors = [layer["errors"]["onnx"] for layer in data["layers"] if "onnx" in
                    layer["errors"]]
     assert len(onnx_errors) >= len(data["layers"]) - 1 and max(onnx_errors) < 1e-5
+    tflite_errors = [layer["errors"]["tflite"] for layer in data["layers"]
+                     if "tflite" in layer["errors"]]
+    assert len(tflite_errors) == len(onnx_errors) and max(tflite_errors) < 1e-5
     # the int8 column's output error is the written int8 bundle's own error
     int8 = next(t for t in report.targets if t.name == "bundle-int8")
     model = kerasport.load(str(path))
@@ -83,6 +87,21 @@ def test_report_data_matches_the_model(branchy, tmp_path):
     # self-contained: nothing is fetched when the page opens
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)
     assert "<link" not in page and "@import" not in page
+
+
+def test_tflite_int8_column_on_the_digits(tmp_path):
+    """kerasport's int8 TFLite file, per layer, on the held-back digits: quantized (errors
+    above float32's) but close (the file keeps 98% accuracy, README)."""
+    pytest.importorskip("ai_edge_litert")
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    report = build_report(str(examples / "digits_cnn.keras"), ["tflite-int8", "tflite"],
+                          calibration=str(examples / "digits_test_x.npy"), samples=64)
+    int8, f32 = report.targets
+    assert int8.ok and f32.ok, (int8.note, f32.note)
+    assert 1e-4 < int8.error < 5e-2 and f32.error < 1e-5
+    assert set(int8.layer_errors) == set(f32.layer_errors) and len(int8.layer_errors) >= 8
+    assert all(int8.layer_errors[v] >= f32.layer_errors[v] for v in int8.layer_errors
+               if v != "image")
 
 
 def test_unsupported_layers_still_drawn(tmp_path):

@@ -5,7 +5,8 @@ runtime.
 Per-layer errors come from a *probed* copy of the graph whose outputs also include every
 layer's output value: the same ops and weights, converted by the same target and run in its
 engine (the quantized bundle's weights in the NumPy runtime, ONNX files in ONNX Runtime,
-TFLite files in LiteRT). Targets that run kerasport's own code (``python``) have no per-layer
+kerasport's TFLite files in LiteRT, LSTMs unrolled and int8 layers without an int8 kernel
+kept float). Targets that run kerasport's own code (``python``) have no per-layer
 column: their outputs are the runtime's.
 """
 
@@ -55,9 +56,9 @@ class TargetResult:
 
 
 def probe_graph(graph: Graph, values: list[str]) -> Graph:
-    """``graph`` with ``values`` appended to its outputs (a list structure; a value may be
-    both an output and a probe)."""
-    extra = list(values)
+    """``graph`` with those of ``values`` it does not return already appended to its outputs
+    (a list structure)."""
+    extra = [v for v in dict.fromkeys(values) if v not in graph.outputs]
     return replace(graph, outputs=graph.outputs + tuple(extra),
                    output_names=tuple(graph.output_names) + tuple(f"probe_{i}" for i in
                                                                   range(len(extra))),
@@ -72,7 +73,7 @@ def _bundle_probe(mode: str) -> Probe:
         constants = graph.constants if mode == "float32" else dequantize(
             quantize_constants(graph, mode))
         model = Model(probe_graph(replace(graph, constants=constants), values))
-        return model._executor.run(x)[len(graph.outputs):]
+        return model._executor.run(x)
 
     return run
 
@@ -97,7 +98,29 @@ def _onnx_probe(quantize: str | None) -> Probe:
             session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
             feed = {i.name: a for i, a in zip(session.get_inputs(), x)}
             outs = session.run(None, feed)
-        return [np.asarray(o) for o in outs[len(graph.outputs):]]
+        return [np.asarray(o) for o in outs]
+
+    return run
+
+
+def _tflite_probe(quantize: str) -> Probe:
+    def run(graph: Graph, x: list[np.ndarray], calibration: Any,
+            values: list[str]) -> list[np.ndarray]:
+        from kerasport.export.tflite.check import run_tflite, unique_names
+
+        probed = Model(probe_graph(graph, values))
+        if quantize == "int8":
+            from kerasport.export.tflite.int8.export import write_int8
+
+            content = write_int8(probed, calibration, lstm="unrolled",
+                                 allow_float=True).content
+        else:
+            from kerasport.export.tflite.writer import write_tflite
+
+            content = write_tflite(probed, quantize, lstm="unrolled")
+        names = unique_names(list(probed.graph.output_names or probed.graph.outputs))
+        outs, _, _ = run_tflite(content, x, list(probed.input_names), names)
+        return outs
 
     return run
 
@@ -111,10 +134,11 @@ TARGETS: dict[str, TargetSpec] = {spec.name: spec for spec in (
     TargetSpec("onnx-dynamic", "onnx", {"quantize": "dynamic"}, _onnx_probe("dynamic")),
     TargetSpec("onnx-static", "onnx", {"quantize": "static"}, _onnx_probe("static"),
                needs_calibration=True),
-    TargetSpec("tflite", "tflite", {}, None),
-    TargetSpec("tflite-float16", "tflite", {"quantize": "float16"}, None),
-    TargetSpec("tflite-dynamic", "tflite", {"quantize": "dynamic"}, None),
-    TargetSpec("tflite-int8", "tflite", {"quantize": "int8"}, None, needs_calibration=True),
+    TargetSpec("tflite", "tflite", {}, _tflite_probe("none")),
+    TargetSpec("tflite-float16", "tflite", {"quantize": "float16"}, _tflite_probe("float16")),
+    TargetSpec("tflite-dynamic", "tflite", {"quantize": "dynamic"}, _tflite_probe("dynamic")),
+    TargetSpec("tflite-int8", "tflite", {"quantize": "int8"}, _tflite_probe("int8"),
+               needs_calibration=True),
 )}
 DEFAULT_TARGETS = ("bundle-float16", "bundle-int8", "onnx", "onnx-dynamic")
 
@@ -161,10 +185,12 @@ def measure(spec: TargetSpec, source: str, graph: Graph, inputs: list[np.ndarray
             result.note = "per-layer values not observable in this target"
             return result
         names = list(reference)
-        got = spec.probe(graph, inputs, calibration_arrays, names)
-        result.layer_errors = {name: max_relative_error([g], [reference[name]])
-                               for name, g in zip(names, got)
-                               if np.shape(g) == np.shape(reference[name])}
+        outs = spec.probe(graph, inputs, calibration_arrays, names)
+        order = list(probe_graph(graph, names).outputs)
+        got = {name: outs[order.index(name)] for name in names}
+        result.layer_errors = {name: max_relative_error([got[name]], [reference[name]])
+                               for name in names
+                               if np.shape(got[name]) == np.shape(reference[name])}
         outputs = [result.layer_errors[o] for o in graph.outputs if o in result.layer_errors]
         if len(outputs) == len(graph.outputs):
             result.error = max(outputs)
