@@ -27,6 +27,10 @@ def _keras3_path(path: str) -> str:
     return "/".join(_TF_KERAS_PARTS.get(part, part) for part in path.split("/"))
 
 
+def _single(structure: Any) -> Any:
+    return structure[0] if isinstance(structure, list) and len(structure) == 1 else structure
+
+
 class _Builder:
     def __init__(self, keras3_paths: bool):
         # a .keras source stores its weights at Keras 3 paths already: keep them
@@ -36,7 +40,10 @@ class _Builder:
     def model(self, spec: ModelSpec, weights: WeightSource) -> KModel:
         layers = [k for k in (self.layer(s, weights, spec.keras_major) for s in spec.layers)
                   if k is not None]
-        return KModel(spec.name, spec.class_name, layers, spec.inputs, spec.outputs)
+        inputs, outputs = spec.inputs, spec.outputs
+        if spec.keras_major < 3:  # Keras 2 lists a single input/output: Keras 2 returned it bare
+            inputs, outputs = _single(inputs), _single(outputs)
+        return KModel(spec.name, spec.class_name, layers, inputs, outputs)
 
     def layer(self, spec: LayerSpec, weights: WeightSource, major: int) -> KLayer | None:
         if spec.class_name == "TFOpLambda":
@@ -63,7 +70,8 @@ class _Builder:
 
     def _check(self, spec: LayerSpec) -> bool:
         custom = (spec.registered_name and ">" in spec.registered_name) or (
-            spec.module and not spec.module.startswith("keras"))
+            spec.model is None and spec.module
+            and not spec.module.startswith(("keras", "tf_keras")))
         if spec.class_name in REMOVED or custom:
             why = ("a custom class: Keras 3 loads it only with its code (custom_objects), "
                    "never in safe mode from the file alone" if custom else
