@@ -2,8 +2,8 @@
 
 Every layer Keras 3 has keeps its class, config and name; weights keep Keras' variable order
 and move to their Keras 3 paths (a Keras 3 ``.keras`` source keeps its own paths). Only what
-Keras 3 cannot express is lowered (Keras 2's TFOpLambda) or refused: every problem is
-collected and raised once, before anything is written.
+Keras 3 cannot express is lowered (Keras 2's TFOpLambda; names with "/") or refused: every
+problem is collected and raised once, before anything is written.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from kerasport.errors import LayerIssue, UnsupportedLayerError
 from kerasport.export.keras.graph import LAYERS_MODULE, KLayer, KModel
 from kerasport.export.keras.keras2 import REMOVED, keras3_config, lower_tf_op
 from kerasport.export.keras.layout import LayoutError, weight_paths
+from kerasport.export.keras.names import legal_names
 from kerasport.keras.config import LayerSpec, ModelSpec
 from kerasport.keras.registry import is_operation
 from kerasport.keras.weights import WeightSource
@@ -102,4 +103,5 @@ def from_keras(spec: ModelSpec, weights: WeightSource, keras3_paths: bool) -> KM
     model = builder.model(spec, weights)
     if builder.issues:
         raise UnsupportedLayerError(builder.issues)
+    model.renamed = legal_names(model)
     return model

@@ -49,6 +49,7 @@ class KModel:
     inputs: Any
     outputs: Any
     assets: dict[str, bytes] = field(default_factory=dict)
+    renamed: dict[str, str] = field(default_factory=dict)  # source name -> Keras 3 name
 
     def layer(self, name: str) -> KLayer:
         """The layer called ``name``."""

@@ -16,12 +16,16 @@ from kerasport.keras.config import CallNode, LayerSpec
 
 # Keras 2 key -> the value under which dropping it changes nothing ("*": any value)
 _DROPPED: dict[str, dict[str, Any]] = {
-    "*": {"batch_input_shape": "*", "input_shape": "*", "batch_size": "*", "input_dim": "*"},
+    "*": {"batch_input_shape": "*", "input_shape": "*", "batch_size": "*", "input_dim": "*",
+          "dynamic": False},
     "RNN": {"time_major": False},
+    "NoGroups": {"groups": 1},  # DepthwiseConv, SeparableConv, ConvTranspose
+    "SpatialDropout": {"noise_shape": None},
+    "Softmax": {"robust_masking": False},
     "BatchNormalization": {"fused": "*", "renorm": False, "renorm_clipping": "*",
                            "renorm_momentum": "*", "virtual_batch_size": None,
                            "adjustment": None},
-    "Embedding": {"input_length": "*"},
+    "Embedding": {"input_length": "*", "sparse": False},
     "MultiHeadAttention": {"query_shape": "*", "key_shape": "*", "value_shape": "*",
                            "softmax_robust_masking": False},
 }
@@ -44,7 +48,14 @@ UNARY_OPS = {"nn.relu": (OPS_NN, "Relu"), "nn.relu6": (OPS_NN, "Relu6"),
 
 def _drops(class_name: str) -> dict[str, Any]:
     rule = dict(_DROPPED["*"])
-    rule.update(_DROPPED.get("RNN" if class_name in _RNN else class_name, {}))
+    if class_name in _RNN:
+        class_name = "RNN"
+    elif class_name.startswith(("DepthwiseConv", "SeparableConv")) or (
+            class_name.startswith("Conv") and class_name.endswith("Transpose")):
+        class_name = "NoGroups"
+    elif class_name.startswith("SpatialDropout"):
+        class_name = "SpatialDropout"
+    rule.update(_DROPPED.get(class_name, {}))
     return rule
 
 
