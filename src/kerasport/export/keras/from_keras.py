@@ -37,6 +37,7 @@ class _Builder:
         # a .keras source stores its weights at Keras 3 paths already: keep them
         self.keras3_paths = keras3_paths
         self.issues: list[LayerIssue] = []
+        self.major = 3
 
     def model(self, spec: ModelSpec, weights: WeightSource) -> KModel:
         layers = [k for k in (self.layer(s, weights, spec.keras_major) for s in spec.layers)
@@ -47,6 +48,7 @@ class _Builder:
         return KModel(spec.name, spec.class_name, layers, inputs, outputs)
 
     def layer(self, spec: LayerSpec, weights: WeightSource, major: int) -> KLayer | None:
+        self.major = major
         if spec.class_name == "TFOpLambda":
             return lower_tf_op(spec, self.issues)
         if not self._check(spec):
@@ -86,7 +88,8 @@ class _Builder:
                  config: dict[str, Any]) -> list[tuple[str, Any]]:
         arrays = weights.layer(spec.name)
         if self.keras3_paths:
-            return [(_keras3_path(str(name)), a) for name, a in arrays]
+            rename = _keras3_path if self.major < 3 else str
+            return [(rename(str(name)), a) for name, a in arrays]
         try:
             paths = weight_paths(spec.class_name, config, len(arrays))
         except LayoutError as exc:

@@ -16,10 +16,15 @@ from kerasport.keras.config import CallNode, LayerSpec
 
 # Keras 2 key -> the value under which dropping it changes nothing ("*": any value)
 _DROPPED: dict[str, dict[str, Any]] = {
-    "*": {"batch_input_shape": "*", "input_shape": "*", "batch_size": "*", "input_dim": "*",
+    "*": {"batch_input_shape": "*", "input_shape": "*", "batch_size": "*",
           "dynamic": False},
     "RNN": {"time_major": False},
-    "NoGroups": {"groups": 1},  # DepthwiseConv, SeparableConv, ConvTranspose
+    "ConvTranspose": {"groups": 1},
+    # DepthwiseConv and SeparableConv: Keras 2 kept Conv's unused kernel_* keys
+    "Separable": {"groups": 1, "kernel_initializer": "*", "kernel_regularizer": "*",
+                  "kernel_constraint": "*"},
+    "Depthwise": {"groups": 1, "kernel_initializer": "*", "kernel_regularizer": "*",
+                  "kernel_constraint": "*", "filters": "*"},
     "SpatialDropout": {"noise_shape": None},
     "Softmax": {"robust_masking": False},
     "BatchNormalization": {"fused": "*", "renorm": False, "renorm_clipping": "*",
@@ -50,9 +55,10 @@ def _drops(class_name: str) -> dict[str, Any]:
     rule = dict(_DROPPED["*"])
     if class_name in _RNN:
         class_name = "RNN"
-    elif class_name.startswith(("DepthwiseConv", "SeparableConv")) or (
-            class_name.startswith("Conv") and class_name.endswith("Transpose")):
-        class_name = "NoGroups"
+    elif class_name.startswith(("DepthwiseConv", "SeparableConv")):
+        class_name = class_name[:len("Depthwise")]
+    elif class_name.startswith("Conv") and class_name.endswith("Transpose"):
+        class_name = "ConvTranspose"
     elif class_name.startswith("SpatialDropout"):
         class_name = "SpatialDropout"
     rule.update(_DROPPED.get(class_name, {}))
@@ -75,6 +81,12 @@ def keras3_config(class_name: str, config: dict[str, Any], where: str,
                                      "form", key, "retrain or rebuild the layer without it"))
     if class_name in _ONE_AXIS and isinstance(cfg.get("axis"), list) and len(cfg["axis"]) == 1:
         cfg["axis"] = cfg["axis"][0]  # Keras 2 stores BatchNormalization's axis as a list
+    for key in ("activation", "recurrent_activation"):
+        if cfg.get(key) == "hard_sigmoid":
+            issues.append(LayerIssue(
+                where, class_name, "Keras 2's hard_sigmoid (clip(0.2 x + 0.5)) is not Keras 3's "
+                "(clip(x / 6 + 0.5)), and Keras 3 has no activation with Keras 2's slope", key,
+                "retrain with another activation, or convert to another target"))
     for key in _WRAPPED_KEYS:
         inner = cfg.get(key)
         if isinstance(inner, dict) and isinstance(inner.get("config"), dict):
