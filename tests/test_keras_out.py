@@ -109,3 +109,183 @@ def test_keras3_file_matches_original(case, tmp_path):
 @pytest.mark.parametrize("case", [c for c in ALL if c not in FAST], ids=_id)
 def test_keras3_file_matches_original_all(case, tmp_path):
     check(case, tmp_path)
+
+
+# -- Keras 2 TFOpLambda -> keras.ops operations ------------------------------------------
+
+def tf_ops_model(k):
+    """tf_keras records these TensorFlow calls as TFOpLambda layers."""
+    import tensorflow as tf
+
+    a = k.Input((6,), name="a")
+    b = k.Input((6,), name="b")
+    x = k.layers.Dense(6, name="dense")(a)
+    x = x + 3.0  # tf.__operators__.add
+    x = tf.math.multiply(x, 0.5)
+    x = tf.nn.relu6(x)
+    y = tf.math.maximum(x, b)
+    y = tf.math.subtract(y, tf.math.sigmoid(b))
+    y = tf.math.truediv(y, 4.0)
+    return k.Model([a, b], [tf.nn.silu(y), tf.math.tanh(x)])
+
+
+def test_tf_op_lambda_becomes_keras_ops(tmp_path):
+    inputs, want, path = build_and_save(tf_ops_model, "k2", "h5", tmp_path)
+    classes = {layer.class_name for layer in keras_graph(str(path)).layers}
+    assert "TFOpLambda" not in classes
+    assert {"Add", "Multiply", "Relu6", "Maximum", "Subtract", "Sigmoid", "TrueDivide", "Silu",
+            "Tanh"} <= classes
+    err = keras3_error(path, inputs, want, tmp_path)
+    assert err <= TOL, f"max error {err:.3g} > {TOL:g}"
+
+
+def test_zoo_mobilenet_v3_keras2_to_keras3(tmp_path):
+    """keras.applications' MobileNetV3Small built with tf_keras: TFOpLambda arithmetic
+    (hard-swish) and layer names with '/' that Keras 3 refuses."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import zoo
+
+    arch = next(a for a in zoo.K2_ARCHS if a.name == "MobileNetV3Small")
+    k = keras_module("k2")
+    model = zoo.build(arch, k)
+    randomize(model)
+    x = np.random.default_rng(0).uniform(0, 255, (2, *arch.size, 3)).astype(np.float32)
+    want = keras_outputs(model, [x])
+    path = save(model, tmp_path / "mobilenet.h5")
+    kmodel = keras_graph(str(path))
+    assert "Conv/BatchNorm" in kmodel.renamed and kmodel.renamed["Conv/BatchNorm"] == \
+        "Conv_BatchNorm"
+    err = keras3_error(path, [x], want, tmp_path)
+    assert err <= TOL, f"max error {err:.3g} > {TOL:g}"
+
+
+# -- kerasport.convert / the command line: checked in the Keras worker -----------------------
+
+@pytest.fixture(scope="module")
+def k2_file(tmp_path_factory):
+    """A tf_keras model with a nested model, BatchNorm and a TFOpLambda, saved as .h5."""
+
+    def build(k):
+        inp = k.Input((8, 8, 3), name="image")
+        sub_in = k.Input((8, 8, 4))
+        sub = k.Model(sub_in, k.layers.ReLU()(k.layers.BatchNormalization()(sub_in)),
+                      name="block")
+        x = sub(k.layers.Conv2D(4, 3, padding="same", name="conv")(inp))
+        x = k.layers.GlobalAveragePooling2D()(x) * 2.0
+        return k.Model(inp, k.layers.Dense(3, activation="softmax", name="probs")(x))
+
+    folder = tmp_path_factory.mktemp("k2")
+    inputs, want, path = build_and_save(build, "k2", "h5", folder)
+    return path, inputs, want
+
+
+def test_convert_checks_in_keras3(k2_file, tmp_path):
+    path, inputs, want = k2_file
+    out = tmp_path / "model.keras"
+    result = kerasport.convert(str(path), str(out), to="keras")
+    assert result.files == [str(out)] and out.exists()
+    assert result.error is not None and result.error <= TOL
+    assert "safe_mode=True" in result.lines[1] and str(out) in result.lines[1]
+    names = zipfile.ZipFile(out).namelist()
+    assert set(names) == {"metadata.json", "config.json", "model.weights.h5"}
+    loaded = keras.saving.load_model(str(out), safe_mode=True)
+    assert max_error(keras_outputs(loaded, inputs), want) <= TOL
+    # kerasport reads its own output back, and `verify` runs on it
+    again = kerasport.load(out).predict(inputs[0])
+    assert max_error([again], want) <= TOL
+
+
+def test_cli_convert_and_verify(k2_file, tmp_path, capsys):
+    from kerasport.cli import main
+
+    path, _, _ = k2_file
+    out = tmp_path / "cli.keras"
+    assert main(["convert", str(path), "--to", "keras", "-o", str(out)]) == 0
+    assert "Keras 3 loads" in capsys.readouterr().out
+    assert main(["verify", str(out)]) == 0
+
+
+def test_keras_code(k2_file, tmp_path):
+    path, inputs, want = k2_file
+    out = tmp_path / "code"
+    result = kerasport.convert(str(path), str(out), to="keras-code")
+    py, weights = (Path(f) for f in result.files)
+    assert py.suffix == ".py" and weights.name.endswith(".weights.h5")
+    assert result.error is not None and result.error <= TOL
+    text = py.read_text()
+    assert "layers.Conv2D(" in text and "name='conv'" in text and "ops.multiply(" in text
+    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(py)],
+                          capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("generated_keras_model", py)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.load_model()
+    assert max_error(keras_outputs(model, inputs), want) <= TOL
+
+
+def test_without_keras_the_file_is_written_with_a_note(k2_file, tmp_path, monkeypatch):
+    import kerasport.export.keras as target
+
+    path, inputs, want = k2_file
+    monkeypatch.setattr(target, "keras3_available", lambda: False)
+    out = tmp_path / "unchecked.keras"
+    result = kerasport.convert(str(path), str(out), to="keras")
+    assert out.exists() and result.error is None
+    assert 'pip install "kerasport[keras]"' in result.lines[1]
+    loaded = keras.saving.load_model(str(out), safe_mode=True)
+    assert max_error(keras_outputs(loaded, inputs), want) <= TOL
+
+
+# -- refused before anything is written ------------------------------------------------------
+
+def test_keras2_hard_sigmoid_is_refused_by_name(tmp_path):
+    def build(k):
+        inp = k.Input((5, 3))
+        return k.Model(inp, k.layers.LSTM(4, recurrent_activation="hard_sigmoid",
+                                          name="old_lstm")(inp))
+
+    _, _, path = build_and_save(build, "k2", "h5", tmp_path)
+    out = tmp_path / "out" / "model.keras"
+    out.parent.mkdir()
+    with pytest.raises(UnsupportedLayerError) as info:
+        kerasport.convert(str(path), str(out), to="keras")
+    (issue,) = info.value.issues
+    assert issue.layer == "old_lstm" and issue.class_name == "LSTM"
+    assert issue.key == "recurrent_activation" and "hard_sigmoid" in issue.reason
+    assert list(out.parent.iterdir()) == []
+
+
+def test_custom_layer_is_refused_by_name(tmp_path):
+    k = keras_module("k3")
+
+    @k.saving.register_keras_serializable(package="kerasout")
+    class Doubler(k.layers.Layer):
+        def call(self, x):
+            return x * 2.0
+
+    @kerasport.register_converter("kerasout>Doubler", replace=True, mask="pass")
+    def convert_doubler(ctx, inputs):
+        return [ctx.op("Mul", [inputs[0], ctx.const("two", np.float32(2.0))])]
+
+    inp = k.Input((4,))
+    model = k.Model(inp, Doubler(name="doubler")(k.layers.Dense(4)(inp)))
+    path = save(model, tmp_path / "custom.keras")
+    assert kerasport.load(path).predict(np.ones((1, 4), np.float32)).shape == (1, 4)
+    out = tmp_path / "out.keras"
+    with pytest.raises(UnsupportedLayerError) as info:
+        kerasport.convert(str(path), str(out), to="keras")
+    assert [i.layer for i in info.value.issues] == ["doubler"]
+    assert "custom class" in info.value.issues[0].reason
+    assert not out.exists()
+
+
+def test_bundle_source_is_refused(k2_file, tmp_path):
+    path, _, _ = k2_file
+    bundle = tmp_path / "model.npz"
+    kerasport.load(path).save(str(bundle))
+    with pytest.raises(KerasportError, match="needs the original .keras/.h5 file"):
+        kerasport.convert(str(bundle), str(tmp_path / "x.keras"), to="keras")
+    assert not (tmp_path / "x.keras").exists()
