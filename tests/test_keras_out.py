@@ -96,7 +96,13 @@ def keras3_error(path: Path, inputs, want, tmp_path: Path) -> float:
 def check(case: tuple[str, str, str, str], tmp_path: Path) -> None:
     group, name, flavour, ext = case
     inputs, want, path = build_and_save(GROUPS[group][name], flavour, ext, tmp_path)
-    err = keras3_error(path, inputs, want, tmp_path)
+    try:
+        err = keras3_error(path, inputs, want, tmp_path)
+    except UnsupportedLayerError as exc:
+        # Keras 2's hard_sigmoid (ConvLSTM's default) has no Keras 3 form: refused by name
+        if flavour == "k2" and all("hard_sigmoid" in i.reason for i in exc.issues):
+            return
+        raise
     assert err <= TOL, f"max error {err:.3g} > {TOL:g}"
 
 
