@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kerasport.errors import KerasportError, VerificationError
+from kerasport.errors import VerificationError
 from kerasport.export.keras.graph import KModel
 from kerasport.metrics import max_relative_error
 
@@ -29,16 +29,19 @@ class KerasCheck:
 
 
 def keras_graph(source: str) -> KModel:
-    """Read the Keras file ``source`` and build its Keras 3 form (refusing, by name, every
-    layer Keras 3 cannot load)."""
-    from kerasport.bundle import is_bundle
+    """Build the Keras 3 form of ``source``: a Keras file keeps its layers; a kerasport bundle
+    maps its IR ops to layers. Every layer or op Keras 3 cannot load is refused by name."""
+    from kerasport.bundle import is_bundle, load_bundle
     from kerasport.export.keras.from_keras import from_keras
     from kerasport.keras.files import guarded, read_keras_file, sniff
     from kerasport.keras.weights import KerasV3Weights
 
     if sniff(source) == "zip" and is_bundle(source):
-        raise KerasportError(f"{source}: a kerasport bundle holds IR ops, not Keras layers; "
-                             "--to keras needs the original .keras/.h5 file")
+        from kerasport.export.keras.from_ir import from_ir
+
+        with guarded(source):
+            graph = load_bundle(source)[0]
+        return from_ir(graph)
     kf = read_keras_file(source)
     try:
         with guarded(source):

@@ -1,0 +1,54 @@
+"""Keras 3 emitters for kerasport/ops/conv.py."""
+
+from __future__ import annotations
+
+from kerasport.export.keras.helpers import (
+    EmitContext,
+    Emitted,
+    emitter,
+    padding,
+    require,
+    spatial_rank,
+)
+from kerasport.ir.graph import Node
+
+
+def _bias(ctx: EmitContext, node: Node, index: int, what: str = "bias") -> list:
+    if index < len(node.inputs) and node.inputs[index]:
+        return [ctx.weight(node, index, what)]
+    return []
+
+
+@emitter("Conv")
+def emit_conv(ctx: EmitContext, node: Node) -> Emitted:
+    """Conv{1,2,3}D (kernel (k..., in / groups, filters), Keras' own layout)."""
+    r = spatial_rank(ctx, node)
+    kernel = ctx.weight(node, 1, "kernel")
+    bias = _bias(ctx, node, 2)
+    a = node.attrs
+    config = {"filters": int(kernel.shape[-1]), "kernel_size": list(kernel.shape[:r]),
+              "strides": list(a.get("strides", (1,) * r)),
+              "padding": padding(a.get("padding", "valid"), causal=r == 1),
+              "data_format": "channels_last",
+              "dilation_rate": list(a.get("dilations", (1,) * r)),
+              "groups": int(a.get("groups", 1)), "activation": "linear",
+              "use_bias": bool(bias)}
+    return Emitted(f"Conv{r}D", config, [node.inputs[0]], [kernel, *bias])
+
+
+@emitter("DepthwiseConv")
+def emit_depthwise(ctx: EmitContext, node: Node) -> Emitted:
+    """DepthwiseConv{1,2}D (kernel (k..., channels, multiplier))."""
+    r = spatial_rank(ctx, node, (1, 2))
+    kernel = ctx.weight(node, 1, "kernel")
+    bias = _bias(ctx, node, 2)
+    a = node.attrs
+    dil = list(a.get("dilations", (1,) * r))
+    strides = list(a.get("strides", (1,) * r))
+    require(dil == [1] * r or strides == [1] * r, "Keras does not combine strides and "
+            "dilations in a depthwise convolution", "dilations")
+    config = {"kernel_size": list(kernel.shape[:r]), "strides": strides,
+              "padding": padding(a.get("padding", "valid")), "data_format": "channels_last",
+              "dilation_rate": dil, "depth_multiplier": int(kernel.shape[-1]),
+              "activation": "linear", "use_bias": bool(bias)}
+    return Emitted(f"DepthwiseConv{r}D", config, [node.inputs[0]], [kernel, *bias])
