@@ -288,10 +288,60 @@ def test_custom_layer_is_refused_by_name(tmp_path):
     assert not out.exists()
 
 
-def test_bundle_source_is_refused(k2_file, tmp_path):
-    path, _, _ = k2_file
+def test_not_a_model_file_is_refused(tmp_path):
+    bad = tmp_path / "model.h5"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(KerasportError, match="model.h5"):
+        kerasport.convert(str(bad), str(tmp_path / "x.keras"), to="keras")
+    assert not (tmp_path / "x.keras").exists()
+
+
+# -- IR graphs (a kerasport bundle) -> Keras 3 layers --------------------------------------
+
+def cnn(k):
+    """Convolutions (BatchNorm folded into them by kerasport), depthwise, a residual Add,
+    pools, concatenation, Dense, reshapes and a scalar multiply."""
+    inp = k.Input((12, 12, 3), name="image")
+    x = k.layers.Conv2D(8, 3, padding="same", name="c1")(inp)
+    x = k.layers.BatchNormalization(name="bn1")(x)
+    x = k.layers.ReLU(6.0, name="r1")(x)
+    y = k.layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
+    x = k.layers.Add(name="res")([x, k.layers.BatchNormalization(name="bn2")(y)])
+    x = k.layers.Activation("gelu")(k.layers.MaxPooling2D(name="pool")(x))
+    a = k.layers.GlobalAveragePooling2D(name="gap")(x)
+    b = k.layers.Flatten(name="flat")(k.layers.AveragePooling2D(3, padding="same")(x))
+    x = k.layers.Dense(16, activation="tanh", name="d1")(k.layers.Concatenate()([a, b]))
+    x = k.layers.Flatten()(k.layers.Permute((2, 1))(k.layers.Reshape((4, 4))(x)))
+    x = k.layers.Multiply()([x, k.layers.Dense(16, activation="sigmoid")(x)])
+    return k.Model(inp, k.layers.Dense(5, activation="softmax", name="probs")(x))
+
+
+def test_bundle_ir_ops_become_keras_layers(tmp_path):
+    inputs, want, path = build_and_save(cnn, "k3", "keras", tmp_path)
     bundle = tmp_path / "model.npz"
     kerasport.load(path).save(str(bundle))
-    with pytest.raises(KerasportError, match="needs the original .keras/.h5 file"):
-        kerasport.convert(str(bundle), str(tmp_path / "x.keras"), to="keras")
-    assert not (tmp_path / "x.keras").exists()
+    out = tmp_path / "from_ir.keras"
+    result = kerasport.convert(str(bundle), str(out), to="keras")
+    assert result.error is not None and result.error <= TOL
+    loaded = keras.saving.load_model(str(out), safe_mode=True)
+    classes = [layer.__class__.__name__ for layer in loaded.layers]
+    assert {"Conv2D", "DepthwiseConv2D", "Add", "Dense", "Permute"} <= set(classes)
+    assert "BatchNormalization" not in classes  # folded by kerasport's passes
+    assert max_error(keras_outputs(loaded, inputs), want) <= TOL
+
+
+def test_bundle_with_an_unmappable_op_is_refused(tmp_path):
+    def build(k):
+        inp = k.Input((5, 3))
+        x = k.layers.LSTM(4, name="memory")(inp)
+        return k.Model(inp, k.layers.Dense(2, name="head")(x))
+
+    _, _, path = build_and_save(build, "k3", "keras", tmp_path)
+    bundle = tmp_path / "model.npz"
+    kerasport.load(path).save(str(bundle))
+    out = tmp_path / "out.keras"
+    with pytest.raises(UnsupportedLayerError) as info:
+        kerasport.convert(str(bundle), str(out), to="keras")
+    (issue,) = info.value.issues
+    assert issue.layer == "memory" and issue.class_name == "IR op LSTM"
+    assert not out.exists()

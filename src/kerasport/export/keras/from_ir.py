@@ -41,6 +41,7 @@ class _Builder:
         self.taken: set[str] = set()
         self.layers: list[KLayer] = []
         self.issues: list[LayerIssue] = []
+        self.poisoned: set[str] = set()
 
     def inputs(self) -> None:
         for name in self.graph.inputs:
@@ -52,10 +53,14 @@ class _Builder:
             self.refs[name] = TensorRef(layer, 0, 0)
 
     def node(self, node: Node) -> None:
+        if any(v in self.poisoned for v in node.inputs):
+            self.poisoned.update(node.outputs)  # its cause is reported already
+            return
         fn = EMITTERS.get(node.op)
         if fn is None:
             self.issues.append(_issue(node, "no Keras 3 layer or keras.ops form is written "
                                       "for this op"))
+            self.poisoned.update(node.outputs)
             return
         try:
             if len(node.outputs) != 1:
@@ -67,6 +72,7 @@ class _Builder:
                 raise Refused(f"its input {missing[0]!r} has no Keras form")
         except Refused as exc:
             self.issues.append(_issue(node, exc.reason, exc.key))
+            self.poisoned.update(node.outputs)
             return
         self.layers.append(self.layer(node, emitted))
 
