@@ -12,7 +12,7 @@ from typing import Any
 
 from kerasport.errors import LayerIssue, UnsupportedLayerError
 from kerasport.export.keras.graph import LAYERS_MODULE, KLayer, KModel
-from kerasport.export.keras.keras2 import REMOVED, keras3_config, lower_tf_op
+from kerasport.export.keras.keras2 import REMOVED, keras3_calls, keras3_config, lower_tf_op
 from kerasport.export.keras.layout import LayoutError, weight_paths
 from kerasport.export.keras.names import legal_names
 from kerasport.keras.config import LayerSpec, ModelSpec
@@ -53,12 +53,14 @@ class _Builder:
             return lower_tf_op(spec, self.issues)
         if not self._check(spec):
             return None
+        inbound = list(spec.inbound)
         if major >= 3 or is_operation(spec):
             config = dict(spec.config)
         else:
             config = keras3_config(spec.class_name, spec.config, spec.name, self.issues)
+            inbound = keras3_calls(spec.class_name, inbound)
         keep = major >= 3 and spec.module
-        layer = KLayer(spec.name, spec.class_name, config, list(spec.inbound),
+        layer = KLayer(spec.name, spec.class_name, config, inbound,
                        spec.module if keep else LAYERS_MODULE,
                        spec.registered_name if keep else None,
                        source=f"{spec.name} ({spec.class_name})")

@@ -134,3 +134,18 @@ def lower_tf_op(spec: LayerSpec, issues: list[LayerIssue]) -> KLayer | None:
     if op == "Gelu":  # tf.nn.gelu defaults to the exact form
         config["approximate"] = bool(spec.inbound[0].kwargs.get("approximate", False))
     return KLayer(spec.name, op, config, calls, module, op, source=f"{spec.name} (TFOpLambda)")
+
+
+def keras3_calls(class_name: str, calls: list[CallNode]) -> list[CallNode]:
+    """Keras 2 records an RNN called with ``initial_state`` as one call on the list
+    [inputs, *states]; Keras 3 takes the states as the ``initial_state`` keyword."""
+    if class_name not in _RNN | {"Bidirectional"}:
+        return calls
+    out = []
+    for call in calls:
+        args = call.args
+        if (len(args) == 1 and isinstance(args[0], list) and len(args[0]) > 1
+                and "initial_state" not in call.kwargs):
+            call = CallNode([args[0][0]], {**call.kwargs, "initial_state": args[0][1:]})
+        out.append(call)
+    return out
