@@ -328,6 +328,9 @@ def test_bundle_ir_ops_become_keras_layers(tmp_path):
     assert {"Conv2D", "DepthwiseConv2D", "Add", "Dense", "Permute"} <= set(classes)
     assert "BatchNormalization" not in classes  # folded by kerasport's passes
     assert max_error(keras_outputs(loaded, inputs), want) <= TOL
+    code = kerasport.convert(str(bundle), str(tmp_path / "code"), to="keras-code")
+    assert code.error is not None and code.error <= TOL
+    assert "layers.DepthwiseConv2D(" in Path(code.files[0]).read_text()
 
 
 def test_bundle_with_an_unmappable_op_is_refused(tmp_path):

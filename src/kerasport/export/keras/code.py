@@ -30,11 +30,13 @@ def identifier(name: str, used: set[str]) -> str:
     return out
 
 
-def _call(head: str, args: list[str], indent: str) -> str:
-    """``head(args)``, wrapped one argument a line when longer than WIDTH."""
-    line = f"{indent}{head}({', '.join(args)})"
+def _call(head: str, args: list[str], indent: str, lead: int = 0) -> str:
+    """``head(args)``, wrapped one argument a line when longer than WIDTH (``lead``: how many
+    characters precede it on its first line after ``indent``)."""
+    joined = ", ".join(args)
+    line = f"{indent}{head}({joined})"
     last = line.rsplit("\n", 1)[-1]
-    if len(last) <= WIDTH:
+    if "\n" not in joined and len(last) + (lead if "\n" not in line else 0) <= WIDTH:
         return line
     inner = indent + "    "
     return f"{indent}{head}(\n" + "".join(f"{inner}{a},\n" for a in args) + f"{indent})"
@@ -68,7 +70,7 @@ def value_code(key: str, value: Any, indent: str) -> str:
     else:
         return repr(value)
     args = config_args(value["config"], indent + "    ")
-    return _call(head, args, indent).lstrip()
+    return _call(head, args, indent, lead=len(key) + 2).lstrip()
 
 
 def config_args(config: dict[str, Any], indent: str) -> list[str]:
@@ -159,8 +161,10 @@ class _Writer:
         extra keyword arguments."""
         if not layer.is_operation:
             return self.constructor(layer, "    "), []
-        fn = ("keras.activations." if layer.module.startswith("keras.src.activations")
-              else "ops.") + snake_case(layer.class_name)
+        if layer.module.startswith("keras.src.activations"):  # ReLU, Mish
+            fn = f"keras.activations.{layer.class_name.lower()}"
+        else:
+            fn = f"ops.{snake_case(layer.class_name)}"
         return fn, [f"{k}={v!r}" for k, v in layer.config.items() if k != "name"]
 
 
