@@ -333,6 +333,32 @@ def test_bundle_ir_ops_become_keras_layers(tmp_path):
     assert "layers.DepthwiseConv2D(" in Path(code.files[0]).read_text()
 
 
+def sequence(k):
+    """Embedding, padding, LayerNormalization, cropping, a residual average, 2-D pooling."""
+    inp = k.Input((7,), dtype="int32", name="ids")
+    x = k.layers.Embedding(11, 6, name="emb")(inp)
+    x = k.layers.ZeroPadding1D((1, 2), name="pad")(x)
+    x = k.layers.LayerNormalization(name="ln")(x)
+    x = k.layers.Cropping1D((2, 1), name="crop")(x)
+    x = k.layers.Average(name="avg")([x, k.layers.Dense(6, activation="elu")(x)])
+    x = k.layers.Reshape((7, 6, 1))(x)
+    x = k.layers.ZeroPadding2D(((1, 0), (0, 2)))(x)
+    return k.Model(inp, k.layers.GlobalMaxPooling2D()(x))
+
+
+def test_bundle_sequence_ops_become_keras_layers(tmp_path):
+    inputs, want, path = build_and_save(sequence, "k3", "keras", tmp_path)
+    bundle = tmp_path / "model.npz"
+    kerasport.load(path).save(str(bundle))
+    out = tmp_path / "from_ir.keras"
+    assert kerasport.convert(str(bundle), str(out), to="keras").error <= TOL
+    loaded = keras.saving.load_model(str(out), safe_mode=True)
+    classes = {layer.__class__.__name__ for layer in loaded.layers}
+    assert {"Embedding", "ZeroPadding1D", "LayerNormalization", "Cropping1D", "Average",
+            "ZeroPadding2D"} <= classes
+    assert max_error(keras_outputs(loaded, inputs), want) <= TOL
+
+
 def test_bundle_with_an_unmappable_op_is_refused(tmp_path):
     def build(k):
         inp = k.Input((5, 3))

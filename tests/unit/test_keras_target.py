@@ -111,3 +111,27 @@ def test_emitters_are_registered_once():
     from_ir(_graph())  # loads every family module
     with pytest.raises(ValueError, match="already registered"):
         emitter("Conv")(EMITTERS["Conv"])
+
+
+def test_sequence_ops_written_as_keras_read_back_the_same(tmp_path):
+    rng = np.random.default_rng(2)
+    b = Builder()
+    ids = b.input("ids", (None, 5), "int32")
+    h = b.op("Gather", [b.const("emb", rng.standard_normal((9, 4))), ids], "emb", {}, "emb")
+    h = b.op("Pad", [h], "pad", {"pads": [[0, 0], [1, 2], [0, 0]]}, "pad")
+    h = b.op("LayerNorm", [h, b.const("g", rng.uniform(0.5, 2, 4)),
+                           b.const("be", rng.standard_normal(4))], "ln",
+             {"axes": [-1], "epsilon": 1e-3}, "ln")
+    h = b.op("Crop", [h], "crop", {"crops": [[0, 0], [1, 1], [0, 0]]}, "crop")
+    y = b.op("Mean", [h, b.op("Relu", [h], "relu", {}, "relu")], "avg", {}, "avg")
+    graph = b.finish([ids], [y], "single", "single", "seq", ["avg"])
+    path = tmp_path / "seq.keras"
+    write_archive(from_ir(graph), str(path))
+    classes = [x["class_name"] for x in
+               json.loads(zipfile.ZipFile(path).read("config.json"))["config"]["layers"]]
+    assert classes == ["InputLayer", "Embedding", "ZeroPadding1D", "LayerNormalization",
+                       "Cropping1D", "ReLU", "Average"]
+    x = rng.integers(0, 9, (3, 5)).astype(np.int32)
+    want = kerasport.Model(graph).predict(x)
+    np.testing.assert_allclose(kerasport.load(path, optimize_graph=False).predict(x), want,
+                               rtol=1e-6, atol=1e-6)

@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 
 from kerasport.export.keras.graph import KLayer, KModel
+from kerasport.export.keras.order import keras_layer_order
 from kerasport.keras.config import TensorRef
 from kerasport.keras.weights import saving_names
 
@@ -87,10 +88,11 @@ def config_json(model: KModel) -> dict[str, Any]:
 
 
 def _weight_layers(model: KModel) -> list[KLayer]:
-    """The model's layers in ``model.layers`` order: operations are not layers, and a
-    Sequential does not list its InputLayer."""
-    return [x for x in model.layers if not x.is_operation and not (
-        model.class_name == "Sequential" and x.class_name == "InputLayer")]
+    """The model's layers in ``model.layers`` order (as Keras 3 computes it for a
+    Functional): operations are not layers, and a Sequential does not list its InputLayer."""
+    if model.class_name == "Sequential":
+        return [x for x in model.layers if x.class_name != "InputLayer"]
+    return [x for x in keras_layer_order(model) if not x.is_operation]
 
 
 def _write_weights(group: h5py.Group, model: KModel) -> None:

@@ -55,3 +55,11 @@ def _per_channel(a: np.ndarray, channels: int) -> np.ndarray:
     require(flat.size in (1, channels) and flat.shape[-1:] in ((1,), (channels,), ()),
             "scale/shift are not per channel")
     return np.broadcast_to(flat.reshape(-1), (channels,)).astype(np.float32)
+
+
+@emitter("Mean")
+def emit_mean(ctx: EmitContext, node: Node) -> Emitted:
+    """The elementwise mean of computed tensors: Average."""
+    require(all(ctx.const(v) is None for v in node.inputs),
+            "an average with a stored operand has no Keras layer")
+    return Emitted("Average", {}, list(node.inputs), merge=True)
