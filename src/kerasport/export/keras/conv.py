@@ -52,3 +52,21 @@ def emit_depthwise(ctx: EmitContext, node: Node) -> Emitted:
               "dilation_rate": dil, "depth_multiplier": int(kernel.shape[-1]),
               "activation": "linear", "use_bias": bool(bias)}
     return Emitted(f"DepthwiseConv{r}D", config, [node.inputs[0]], [kernel, *bias])
+
+
+@emitter("ConvTranspose")
+def emit_conv_transpose(ctx: EmitContext, node: Node) -> Emitted:
+    """Conv{1,2,3}DTranspose (kernel (k..., filters, in), Keras' own layout)."""
+    r = spatial_rank(ctx, node)
+    kernel = ctx.weight(node, 1, "kernel")
+    bias = _bias(ctx, node, 2)
+    a = node.attrs
+    out_pad = a.get("output_padding")
+    config = {"filters": int(kernel.shape[-2]), "kernel_size": list(kernel.shape[:r]),
+              "strides": list(a.get("strides", (1,) * r)),
+              "padding": padding(a.get("padding", "valid")),
+              "output_padding": None if out_pad is None else list(out_pad),
+              "data_format": "channels_last",
+              "dilation_rate": list(a.get("dilations", (1,) * r)), "activation": "linear",
+              "use_bias": bool(bias)}
+    return Emitted(f"Conv{r}DTranspose", config, [node.inputs[0]], [kernel, *bias])

@@ -12,7 +12,8 @@ from kerasport.export.keras.helpers import EMITTERS, EmitContext, Emitted, Refus
 from kerasport.ir.graph import Graph, Node
 from kerasport.keras.config import CallNode, TensorRef
 
-FAMILIES = ("activations", "conv", "elementwise", "linalg", "norm", "pool", "shape")
+FAMILIES = ("activations", "conv", "elementwise", "linalg", "norm", "pool", "resize",
+            "shape")
 
 
 def _load_emitters() -> None:
