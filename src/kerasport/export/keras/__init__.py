@@ -74,7 +74,7 @@ def check_in_keras(kind: str, path: str, inputs: list[np.ndarray],
                                 f"loaded in Keras ({KERAS_EXTRA} to check it)")
     from kerasport.export.keras.worker import run_in_keras
 
-    got = run_in_keras(kind, path, inputs)
+    got = run_in_keras(kind, path, inputs, shown)
     if len(got) != len(expected) or any(g.shape != e.shape for g, e in zip(got, expected)):
         raise VerificationError(
             f"Keras 3 computes outputs of shapes {[g.shape for g in got]} from {path}, "

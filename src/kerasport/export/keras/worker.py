@@ -73,9 +73,10 @@ _WORKER = _Worker()
 atexit.register(_WORKER.close)
 
 
-def run_in_keras(kind: str, path: str, inputs: list[np.ndarray]) -> list[np.ndarray]:
+def run_in_keras(kind: str, path: str, inputs: list[np.ndarray],
+                 shown: str = "") -> list[np.ndarray]:
     """Load ``path`` (a .keras archive, or generated code) with Keras 3 in the worker and
-    return its outputs for ``inputs``."""
+    return its outputs for ``inputs``; messages call the file ``shown`` (its final name)."""
     with tempfile.TemporaryDirectory(prefix="kerasport-keras-") as job:
         for i, a in enumerate(inputs):
             np.save(os.path.join(job, f"in{i}.npy"), a)
@@ -85,9 +86,11 @@ def run_in_keras(kind: str, path: str, inputs: list[np.ndarray]) -> list[np.ndar
         error = os.path.join(job, "error.json")
         if os.path.exists(error):
             with open(error, encoding="utf-8") as f:
-                raise KerasCheckError(json.load(f)["message"])
+                message = json.load(f)["message"]
+            raise KerasCheckError(message.replace(os.path.abspath(path), shown or path))
         if not alive:
-            raise KerasCheckError(f"the Keras worker process died while loading {path}")
+            raise KerasCheckError(f"the Keras worker process died while loading "
+                                  f"{shown or path}")
         outs, i = [], 0
         while os.path.exists(os.path.join(job, f"out{i}.npy")):
             outs.append(np.load(os.path.join(job, f"out{i}.npy"), allow_pickle=False))
@@ -130,8 +133,8 @@ def serve_job(job: str) -> None:
             np.save(os.path.join(job, f"out{i}.npy"), np.asarray(t))
     except Exception as exc:  # anything Keras raises is reported to the caller
         with open(os.path.join(job, "error.json"), "w", encoding="utf-8") as f:
-            json.dump({"message": f"Keras 3 cannot load or run {spec['path']}: "
-                       f"{type(exc).__name__}: {str(exc)[:2000]}"}, f)
+            json.dump({"message": f"Keras 3 cannot load or run {spec['path']} (nothing was "
+                       f"written): {type(exc).__name__}: {str(exc)[:2000]}"}, f)
 
 
 def main() -> int:
