@@ -411,3 +411,28 @@ def test_bundle_with_an_unmappable_op_is_refused(tmp_path):
     (issue,) = info.value.issues
     assert issue.layer == "memory" and issue.class_name == "IR op LSTM"
     assert not out.exists()
+
+
+@pytest.mark.parametrize("damage", ["values", "shape"])
+def test_a_file_keras_disagrees_with_is_not_written(k2_file, tmp_path, monkeypatch, damage):
+    """The check in Keras 3 is what guards the output: a wrong weight (values: the outputs
+    drift; shape: Keras cannot load it) leaves nothing at the output path."""
+    import kerasport.export.keras as target
+
+    original = target.keras_graph
+
+    def damaged(source):
+        model = original(source)
+        layer = model.layer("probs")
+        where, kernel = layer.weights[0]
+        layer.weights[0] = (where, kernel * 3.0 if damage == "values" else kernel[:-1])
+        return model
+
+    monkeypatch.setattr(target, "keras_graph", damaged)
+    path, _, _ = k2_file
+    out = tmp_path / "out" / "model.keras"
+    out.parent.mkdir()
+    with pytest.raises(KerasportError, match="model.keras") as info:
+        kerasport.convert(str(path), str(out), to="keras")
+    assert ".kerasport-" not in str(info.value)
+    assert list(out.parent.iterdir()) == []

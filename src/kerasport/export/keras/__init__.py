@@ -74,15 +74,16 @@ def check_in_keras(kind: str, path: str, inputs: list[np.ndarray],
                                 f"loaded in Keras ({KERAS_EXTRA} to check it)")
     from kerasport.export.keras.worker import run_in_keras
 
+    name = shown or os.path.basename(path)
     got = run_in_keras(kind, path, inputs, shown)
     if len(got) != len(expected) or any(g.shape != e.shape for g, e in zip(got, expected)):
         raise VerificationError(
-            f"Keras 3 computes outputs of shapes {[g.shape for g in got]} from {path}, "
-            f"kerasport {[e.shape for e in expected]}")
+            f"Keras 3 computes outputs of shapes {[g.shape for g in got]} from {name}, "
+            f"kerasport {[e.shape for e in expected]}; nothing was written")
     err = max_relative_error(got, expected)
     if not err <= CHECK_TOLERANCE:
-        raise VerificationError(f"Keras 3 runs {path} with a max relative error of {err:.3g} "
-                                f"against kerasport (tolerance {CHECK_TOLERANCE:g})")
-    name = shown or os.path.basename(path)
+        raise VerificationError(f"Keras 3 runs {name} with a max relative error of {err:.3g} "
+                                f"against kerasport (tolerance {CHECK_TOLERANCE:g}); nothing "
+                                "was written")
     return KerasCheck(err, f"Keras 3 loads {name} (safe_mode=True): max relative error "
                            f"{err:.2e} vs kerasport")
