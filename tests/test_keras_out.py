@@ -99,8 +99,10 @@ def check(case: tuple[str, str, str, str], tmp_path: Path) -> None:
     try:
         err = keras3_error(path, inputs, want, tmp_path)
     except UnsupportedLayerError as exc:
-        # Keras 2's hard_sigmoid (ConvLSTM's default) has no Keras 3 form: refused by name
-        if flavour == "k2" and all("hard_sigmoid" in i.reason for i in exc.issues):
+        # refused by name, as documented: Keras 2's hard_sigmoid (ConvLSTM's default) has no
+        # Keras 3 form; a model wrapped by TimeDistributed in a .h5 file has no layout here
+        if all((flavour == "k2" and "hard_sigmoid" in i.reason)
+               or (i.key == "layer" and "wrapped model" in i.reason) for i in exc.issues):
             return
         raise
     assert err <= TOL, f"max error {err:.3g} > {TOL:g}"

@@ -62,6 +62,10 @@ def value_code(key: str, value: Any, indent: str) -> str:
         return repr(value)
     kind = next((k for suffix, k in _OBJECT_KINDS.items() if key.endswith(suffix)), None)
     module = str(value.get("module") or "")
+    if value["class_name"] in ("Functional", "Sequential", "Model"):  # a wrapped model
+        inner = indent + "    "
+        return (f"keras.saving.deserialize_keras_object(\n{inner}"
+                f"{literal(value, inner)},\n{indent})")
     if key in _LAYER_KEYS or module == "keras.layers":
         head = f"layers.{value['class_name']}"
     elif kind is not None or module in ("keras.initializers", "keras.regularizers",
@@ -71,6 +75,21 @@ def value_code(key: str, value: Any, indent: str) -> str:
         return repr(value)
     args = config_args(value["config"], indent + "    ")
     return _call(head, args, indent, lead=len(key) + 2).lstrip()
+
+
+def literal(value: Any, indent: str, lead: int = 0) -> str:
+    """``repr(value)``, with dicts and lists spread one item a line where a line would be
+    longer than WIDTH."""
+    text = repr(value)
+    if len(indent) + lead + len(text) <= WIDTH or not isinstance(value, (dict, list)):
+        return text
+    inner = indent + "    "
+    if isinstance(value, dict):
+        items = [f"{inner}{k!r}: {literal(v, inner, len(repr(k)) + 2)}," for k, v in
+                 value.items()]
+        return "{\n" + "\n".join(items) + f"\n{indent}}}"
+    items = [f"{inner}{literal(v, inner)}," for v in value]
+    return "[\n" + "\n".join(items) + f"\n{indent}]"
 
 
 def config_args(config: dict[str, Any], indent: str) -> list[str]:
@@ -94,6 +113,7 @@ class _Writer:
     def __init__(self) -> None:
         self.functions: list[str] = []
         self.used: set[str] = {"build_model", "load_model", "WEIGHTS"}
+        self.uses_ops = False
 
     def constructor(self, layer: KLayer, indent: str) -> str:
         if layer.model is not None:
@@ -111,12 +131,12 @@ class _Writer:
         return fn
 
     @staticmethod
-    def input_line(layer: KLayer, indent: str) -> str:
+    def input_line(layer: KLayer, indent: str, lead: int = 0) -> str:
         cfg = layer.config
         shape = tuple(cfg.get("batch_shape") or (None,))
         args = [f"batch_shape={shape!r}", f"dtype={cfg.get('dtype', 'float32')!r}",
                 f"name={layer.name!r}"]
-        return _call("keras.Input", args, indent).lstrip()
+        return _call("keras.Input", args, indent, lead).lstrip()
 
     def sequential_body(self, model: KModel) -> list[str]:
         ind = " " * 8
@@ -138,7 +158,8 @@ class _Writer:
         for layer in model.layers:
             if layer.class_name == "InputLayer":
                 names[(layer.name, 0)] = identifier(layer.name, used)
-                lines.append(f"    {names[(layer.name, 0)]} = {self.input_line(layer, '    ')}")
+                var = names[(layer.name, 0)]
+                lines.append(f"    {var} = {self.input_line(layer, '    ', len(var) + 3)}")
                 continue
             head, extra = self.head(layer)
             if len(layer.inbound) > 1:  # shared: one object, several calls
@@ -150,7 +171,11 @@ class _Writer:
                 names[(layer.name, i)] = var
                 args = [_render(a, ref) for a in call.args]
                 args += [f"{k}={_render(v, ref)}" for k, v in call.kwargs.items()]
-                lines.append(_call(f"{var} = {head}", args + extra, "    "))
+                call_line = _call(f"{var} = {head}", args + extra, "    ")
+                if (layer.name, i) in multi:  # Keras numbers a call's outputs flattened
+                    call_line = _call(f"{var} = keras.tree.flatten", [
+                        _call(head, args + extra, "    ").strip()], "    ")
+                lines.append(call_line)
         ins, outs = _render(model.inputs, ref), _render(model.outputs, ref)
         lines.append(_call("return keras.Model", [f"inputs={ins}", f"outputs={outs}",
                                                   f"name={model.name!r}"], "    "))
@@ -165,6 +190,7 @@ class _Writer:
             fn = f"keras.activations.{layer.class_name.lower()}"
         else:
             fn = f"ops.{snake_case(layer.class_name)}"
+            self.uses_ops = True
         return fn, [f"{k}={v!r}" for k, v in layer.config.items() if k != "name"]
 
 
@@ -218,7 +244,8 @@ def model_code(model: KModel, weights_file: str, source: str = "") -> str:
         "",
         "build_model() builds it from keras.layers; load_model() also loads the weights",
         f'stored beside this file ({weights_file})."""',
-        "", "import os", "", "import keras", "from keras import layers, ops", "",
+        "", "import os", "", "import keras",
+        "from keras import layers, ops" if writer.uses_ops else "from keras import layers", "",
         f"WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), {weights_file!r})",
     ]
     footer = [

@@ -15,7 +15,7 @@ from kerasport.export.keras.graph import LAYERS_MODULE, KLayer, KModel
 from kerasport.export.keras.keras2 import REMOVED, keras3_calls, keras3_config, lower_tf_op
 from kerasport.export.keras.layout import LayoutError, weight_paths
 from kerasport.export.keras.names import legal_names
-from kerasport.keras.config import LayerSpec, ModelSpec
+from kerasport.keras.config import MODEL_CLASSES, LayerSpec, ModelSpec
 from kerasport.keras.registry import is_operation
 from kerasport.keras.weights import WeightSource
 
@@ -64,6 +64,14 @@ class _Builder:
                        spec.module if keep else LAYERS_MODULE,
                        spec.registered_name if keep else None,
                        source=f"{spec.name} ({spec.class_name})")
+        wrapped = config.get("layer")
+        if isinstance(wrapped, dict) and wrapped.get("class_name") in MODEL_CLASSES and (
+                not self.keras3_paths or (major < 3 and wrapped["class_name"] != "Sequential")):
+            self.issues.append(LayerIssue(
+                spec.name, spec.class_name, "a wrapped model from a legacy .h5 file or a Keras "
+                "2 functional config has no Keras 3 form here", "layer",
+                "save the source as .keras (Keras 3), or unwrap the model"))
+            return None
         if spec.model is not None:
             sub = weights.submodel(spec.name, spec.model.weight_layers)
             layer.model = self.model(spec.model, sub)
