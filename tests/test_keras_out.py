@@ -100,9 +100,11 @@ def check(case: tuple[str, str, str, str], tmp_path: Path) -> None:
         err = keras3_error(path, inputs, want, tmp_path)
     except UnsupportedLayerError as exc:
         # refused by name, as documented: Keras 2's hard_sigmoid (ConvLSTM's default) has no
-        # Keras 3 form; a model wrapped by TimeDistributed in a .h5 file has no layout here
+        # Keras 3 form; a model wrapped by TimeDistributed in a .h5 file, or GroupQueryAttention
+        # from a .h5 file, has no layout here
         if all((flavour == "k2" and "hard_sigmoid" in i.reason)
-               or (i.key == "layer" and "wrapped model" in i.reason) for i in exc.issues):
+               or (i.key == "layer" and "wrapped model" in i.reason)
+               or (ext == "h5" and "from .keras files only" in i.reason) for i in exc.issues):
             return
         raise
     assert err <= TOL, f"max error {err:.3g} > {TOL:g}"

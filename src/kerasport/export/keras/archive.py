@@ -104,7 +104,8 @@ def _write_weights(group: h5py.Group, model: KModel) -> None:
         if layer.model is not None:
             _write_weights(g, layer.model)
         for where, array in layer.weights:
-            g.create_dataset(where, data=np.ascontiguousarray(array))
+            # (np.ascontiguousarray would turn a scalar variable into shape (1,))
+            g.create_dataset(where, data=np.require(array, requirements="C"))
 
 
 def weights_h5(model: KModel) -> bytes:

@@ -24,6 +24,10 @@ _TF_KERAS_PARTS = {f"_{p}": p for p in ("query_dense", "key_dense", "value_dense
                                          "output_dense")}
 
 
+# class names some files give that keras.layers spells differently
+_CLASSES = {"GroupedQueryAttention": "GroupQueryAttention"}
+
+
 def _keras3_path(path: str) -> str:
     return "/".join(_TF_KERAS_PARTS.get(part, part) for part in path.split("/"))
 
@@ -60,7 +64,7 @@ class _Builder:
             config = keras3_config(spec.class_name, spec.config, spec.name, self.issues)
             inbound = keras3_calls(spec.class_name, inbound)
         keep = major >= 3 and spec.module
-        layer = KLayer(spec.name, spec.class_name, config, inbound,
+        layer = KLayer(spec.name, _CLASSES.get(spec.class_name, spec.class_name), config, inbound,
                        spec.module if keep else LAYERS_MODULE,
                        spec.registered_name if keep else None,
                        source=f"{spec.name} ({spec.class_name})")

@@ -25,7 +25,7 @@ _DROPPED: dict[str, dict[str, Any]] = {
                   "kernel_constraint": "*"},
     "Depthwise": {"groups": 1, "kernel_initializer": "*", "kernel_regularizer": "*",
                   "kernel_constraint": "*", "filters": "*"},
-    "SpatialDropout": {"noise_shape": None},
+    "SpatialDropout": {"noise_shape": None, "trainable": "*"},
     "Softmax": {"robust_masking": False},
     "BatchNormalization": {"fused": "*", "renorm": False, "renorm_clipping": "*",
                            "renorm_momentum": "*", "virtual_batch_size": None,

@@ -62,10 +62,13 @@ def _rnn(config: dict[str, Any], n: int) -> list[str]:
 
 def _mha(config: dict[str, Any], n: int) -> list[str]:
     per = 2 if config.get("use_bias", True) else 1
-    if n != per * len(MHA_PARTS):
+    parts = list(MHA_PARTS)
+    if config.get("use_gate"):  # created after key_dense; a private attribute
+        parts.insert(2, "_gate_dense")
+    if n != per * len(parts):
         raise LayoutError(f"MultiHeadAttention holds {n} weights, expected "
-                          f"{per * len(MHA_PARTS)}")
-    return [p for part in MHA_PARTS for p in _vars(per, f"{part}/")]
+                          f"{per * len(parts)}")
+    return [p for part in parts for p in _vars(per, f"{part}/")]
 
 
 def _bidirectional(config: dict[str, Any], n: int) -> list[str]:
@@ -93,4 +96,7 @@ def weight_paths(class_name: str, config: dict[str, Any], n: int) -> list[str]:
         return [f"layer/{p}" for p in weight_paths(inner_class, inner_cfg, n)]
     if class_name == "MultiHeadAttention":
         return _mha(config, n)
+    if class_name in ("GroupedQueryAttention", "GroupQueryAttention"):
+        raise LayoutError("GroupQueryAttention's sub-layer layout is kept from .keras files "
+                          "only; save the source as .keras")
     return _vars(n)
