@@ -425,8 +425,8 @@ def test_a_file_keras_disagrees_with_is_not_written(k2_file, tmp_path, monkeypat
 
     original = target.keras_graph
 
-    def damaged(source):
-        model = original(source)
+    def damaged(source, *args):
+        model = original(source, *args)
         layer = model.layer("probs")
         where, kernel = layer.weights[0]
         layer.weights[0] = (where, kernel * 3.0 if damage == "values" else kernel[:-1])
@@ -440,3 +440,25 @@ def test_a_file_keras_disagrees_with_is_not_written(k2_file, tmp_path, monkeypat
         kerasport.convert(str(path), str(out), to="keras")
     assert ".kerasport-" not in str(info.value)
     assert list(out.parent.iterdir()) == []
+
+
+def test_onnx_model_to_keras(tmp_path):
+    """An ONNX graph (written here by kerasport's ONNX target) read by the ONNX reader, its IR
+    ops mapped to Keras 3 layers, matches the original Keras model."""
+    pytest.importorskip("onnx")
+
+    def small_cnn(k):
+        inp = k.Input((10, 10, 3))
+        x = k.layers.Conv2D(6, 3, padding="same", activation="relu")(inp)
+        x = k.layers.BatchNormalization()(k.layers.MaxPooling2D()(x))
+        x = k.layers.Dense(4, activation="tanh")(k.layers.Flatten()(x))
+        return k.Model(inp, k.layers.Dense(3, activation="softmax")(x))
+
+    inputs, want, path = build_and_save(small_cnn, "k3", "keras", tmp_path)
+    onnx_path = tmp_path / "model.onnx"
+    kerasport.convert(str(path), str(onnx_path), to="onnx")
+    out = tmp_path / "from_onnx.keras"
+    result = kerasport.convert(str(onnx_path), str(out), to="keras")
+    assert result.error is not None and result.error <= TOL
+    loaded = keras.saving.load_model(str(out), safe_mode=True)
+    assert max_error(keras_outputs(loaded, inputs), want) <= TOL

@@ -24,7 +24,8 @@ def to_keras(model: Any, source: str, out: str, options: ConvertOptions,
     from kerasport.export.keras import check_in_keras, keras_graph
     from kerasport.export.keras.archive import write_archive
 
-    kmodel = keras_graph(source)  # refuses unsupported layers before anything is written
+    # refuses unsupported layers before anything is written
+    kmodel = keras_graph(source, options.weights_file, model)
     inputs, expected = _reference(model)
     if options.to == "keras":
         with staged_output(out) as tmp:

@@ -8,12 +8,16 @@ import importlib.metadata
 import importlib.util
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kerasport.errors import VerificationError
+from kerasport.errors import KerasportError, VerificationError
 from kerasport.export.keras.graph import KModel
 from kerasport.metrics import max_relative_error
+
+if TYPE_CHECKING:
+    from kerasport.model import Model
 
 CHECK_TOLERANCE = 1e-4
 KERAS_EXTRA = 'pip install "kerasport[keras]"'
@@ -28,30 +32,40 @@ class KerasCheck:
     note: str
 
 
-def keras_graph(source: str) -> KModel:
-    """Build the Keras 3 form of ``source``: a Keras file keeps its layers; a kerasport bundle
-    maps its IR ops to layers. Every layer or op Keras 3 cannot load is refused by name."""
+def keras_graph(source: str, weights: str | None = None, model: Model | None = None
+                ) -> KModel:
+    """Build the Keras 3 form of ``source``. A Keras model (.keras, .h5, a tf.keras SavedModel,
+    JSON + ``weights``, TF.js) keeps its layers; a graph that holds no Keras layers (a
+    kerasport bundle, an ONNX model: ``model``'s IR, or the bundle's) maps its IR ops to
+    layers. Every layer or op Keras 3 cannot load is refused by name."""
     from kerasport.bundle import is_bundle, load_bundle
+    from kerasport.export.keras.from_ir import from_ir
     from kerasport.export.keras.from_keras import from_keras
-    from kerasport.keras.files import guarded, read_keras_file, sniff
+    from kerasport.keras.files import guarded, sniff
+    from kerasport.keras.split import read_model
     from kerasport.keras.weights import KerasV3Weights
+    from kerasport.onnx_reader import looks_like_onnx
 
-    if sniff(source) == "zip" and is_bundle(source):
-        from kerasport.export.keras.from_ir import from_ir
-
-        with guarded(source):
-            graph = load_bundle(source)[0]
-        return from_ir(graph)
-    kf = read_keras_file(source)
+    if weights is None and os.path.isfile(source):
+        if sniff(source) == "zip" and is_bundle(source):
+            with guarded(source):
+                return from_ir(load_bundle(source)[0] if model is None else model.graph)
+        if looks_like_onnx(source):
+            if model is None:
+                raise KerasportError(f"{source}: an ONNX model: give its kerasport model "
+                                     "(kerasport.load) to map its IR ops to Keras layers")
+            return from_ir(model.graph)
+    kf = read_model(source, weights)
     try:
         with guarded(source):
-            keep = kf.format == "keras"
-            model = from_keras(kf.spec, kf.weights, keep)
+            # a .keras archive's weights sit at Keras 3's paths already: they are kept
+            keep = kf.format == "keras" and isinstance(kf.weights, KerasV3Weights)
+            kmodel = from_keras(kf.spec, kf.weights, keep)
             if keep and isinstance(kf.weights, KerasV3Weights):
-                model.assets = dict(kf.weights.archive_assets)
+                kmodel.assets = dict(kf.weights.archive_assets)
     finally:
         kf.close()
-    return model
+    return kmodel
 
 
 def keras3_available() -> bool:

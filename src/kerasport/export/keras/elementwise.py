@@ -24,12 +24,33 @@ def emit_binary(ctx: EmitContext, node: Node) -> Emitted:
         require(layer is not None, f"{node.op} of two computed tensors has no Keras layer")
         return Emitted(layer, {}, tensors, merge=True)
     scalars = [c for c in consts if c is not None]
-    require(len(node.inputs) == 2 and len(tensors) == 1 and all(c.size == 1 for c in scalars),
-            f"{node.op} with a stored tensor operand has no Keras layer")
+    require(len(node.inputs) == 2 and len(tensors) == 1, f"{node.op} of {len(node.inputs)} "
+            "operands with stored ones has no Keras layer")
+    if scalars[0].size > 1 and node.op in ("Add", "Sub", "Mul"):
+        return _per_channel_affine(ctx, node, tensors[0], scalars[0], consts[0] is None)
+    require(scalars[0].size == 1, f"{node.op} with a stored tensor operand has no Keras layer")
     require(consts[0] is None or node.op in ("Add", "Mul", "Max", "Min"),
             f"{node.op} of a number and a tensor (in this order) is not written here")
     return Emitted(operation, {}, tensors, module="keras.src.ops.numpy",
                    extra=[float(np.asarray(scalars[0]).reshape(()))])
+
+
+def _per_channel_affine(ctx: EmitContext, node: Node, x: str, c: np.ndarray,
+                        tensor_first: bool) -> Emitted:
+    """x + c, x - c, c - x or x * c with a stored per-channel c: a BatchNormalization."""
+    channels = ctx.graph.values[x].shape[-1]
+    require(isinstance(channels, int) and c.size == channels and c.shape[-1:] == (channels,),
+            f"{node.op} with a stored operand that is not per channel has no Keras layer")
+    c = np.asarray(c, np.float32).reshape(-1)
+    one, zero = np.ones(channels, np.float32), np.zeros(channels, np.float32)
+    if node.op == "Mul":
+        gamma, beta = c, zero
+    elif node.op == "Add":
+        gamma, beta = one, c
+    else:
+        gamma, beta = (one, -c) if tensor_first else (-one, c)
+    config = {"axis": -1, "epsilon": 0.0, "center": True, "scale": True, "momentum": 0.99}
+    return Emitted("BatchNormalization", config, [x], [gamma, beta, zero, one])
 
 
 @emitter("Affine")
