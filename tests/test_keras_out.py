@@ -462,3 +462,19 @@ def test_onnx_model_to_keras(tmp_path):
     assert result.error is not None and result.error <= TOL
     loaded = keras.saving.load_model(str(out), safe_mode=True)
     assert max_error(keras_outputs(loaded, inputs), want) <= TOL
+
+
+def test_keras2_saved_model_to_keras3(tmp_path):
+    """A tf.keras (Keras 2) SavedModel directory -> a Keras 3 .keras file (read without
+    TensorFlow by kerasport, checked in Keras 3)."""
+    k = keras_module("k2")
+    model = test_structures.STRUCTURES["nested_functional"](k)
+    randomize(model)
+    inputs = random_inputs(model)
+    want = keras_outputs(model, inputs)
+    saved = tmp_path / "saved_model"
+    model.save(str(saved), save_format="tf")
+    out = tmp_path / "model.keras"
+    assert kerasport.convert(str(saved), str(out), to="keras").error <= TOL
+    loaded = keras.saving.load_model(str(out), safe_mode=True)
+    assert max_error(keras_outputs(loaded, inputs), want) <= TOL
