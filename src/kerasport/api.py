@@ -6,6 +6,7 @@ import os
 import time
 
 from kerasport.bundle import is_bundle, load_bundle
+from kerasport.engines import check_engine_name, use_engine
 from kerasport.errors import ModelFileError
 from kerasport.ir.passes import optimize
 from kerasport.keras.files import guarded, sniff
@@ -33,15 +34,25 @@ def _check_path(path: str | os.PathLike) -> str:
 
 def load(path: str | os.PathLike, optimize_graph: bool = True,
          weights: str | os.PathLike | None = None,
-         input_shapes: dict[str, tuple] | None = None) -> Model:
+         input_shapes: dict[str, tuple] | None = None, engine: str = "numpy",
+         threads: int | None = None) -> Model:
     """Load a .keras or .h5 model (Keras 2 or 3), a tf.keras SavedModel directory, a TF.js
     model.json, an .onnx model or a kerasport bundle, without TensorFlow. ``weights``: a
     separate weights file (.h5, .weights.h5, .keras or a TF checkpoint) for the architecture
     in ``path`` (a model.to_json() file, or a .keras/.h5 model whose own weights are then
     ignored). ``input_shapes`` fixes free dims of an ONNX model's inputs by name.
-    ``optimize_graph=False`` keeps one IR node per source op (no folding), for debugging."""
-    path = _check_path(path)
+    ``optimize_graph=False`` keeps one IR node per source op (no folding), for debugging.
+    ``engine``: "numpy" (default, no dependencies), "onnxruntime", "litert" or "auto" (the
+    fastest installed engine that runs every op), see kerasport.engines; ``threads`` limits a
+    native engine's threads."""
+    check_engine_name(engine)
     weights = None if weights is None else os.fspath(weights)
+    model = _load(_check_path(path), optimize_graph, weights, input_shapes)
+    return model if engine == "numpy" else use_engine(model, engine, threads)
+
+
+def _load(path: str, optimize_graph: bool, weights: str | None,
+          input_shapes: dict[str, tuple] | None) -> Model:
     if weights is None and os.path.isfile(path) and sniff(path) == "zip" and is_bundle(path):
         with guarded(path):
             graph, reference, meta = load_bundle(path)

@@ -73,7 +73,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """Run a model on inputs from .npy/.npz and write the outputs."""
     from kerasport.model import as_list
 
-    model = _load(args)
+    model = _load(args, engine=args.engine)
+    for note in model.engine_notes:  # which engine runs, and why (stderr: stdout is data)
+        print(note, file=sys.stderr)
     inputs = _read_inputs(args.input)
     if isinstance(inputs, dict):
         names = model.input_names
@@ -119,13 +121,11 @@ def _unique(names: Sequence[str]) -> list[str]:
     return out
 
 
-def _load(args: argparse.Namespace):
+def _load(args: argparse.Namespace, engine: str = "numpy"):
     """``kerasport.load`` of the command's model (with its --weights-file when given)."""
     import kerasport
 
-    if args.weights_file is None:
-        return kerasport.load(args.model)
-    return kerasport.load(args.model, weights=args.weights_file)
+    return kerasport.load(args.model, weights=args.weights_file, engine=engine)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -215,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", help=".npz (or .npy for one output); default: print")
     s.add_argument("--batch-size", type=int, default=None)
     _weights_file_option(s)
+    s.add_argument("--engine", choices=["numpy", "onnxruntime", "litert", "auto"],
+                   default="numpy", help="numpy (default, no dependencies), onnxruntime, "
+                   "litert, or auto: the fastest installed engine that runs every op")
     s.set_defaults(fn=cmd_predict)
     s = sub.add_parser("verify", help="re-run a bundle's recorded reference, exit 1 on drift")
     s.add_argument("model")
