@@ -64,6 +64,18 @@ FAST = [
     ("attention", "GQA", "k3", "keras"),
 ]
 ALL = [(g, c, f, e) for g, cases in GROUPS.items() for c in sorted(cases) for f, e in FORMATS]
+# Keras 2 models on which Keras 3 itself computes otherwise: a Keras 3 model built natively
+# with the same weights differs from Keras 2 by the same amount (masked MultiHeadAttention)
+KERAS2_DIFFERS = {"MHA-attention-mask", "MHA-masked-dropout", "MHA-masked-scores",
+                  "MHA-scores", "padded_two_blocks"}
+
+
+def _all_params() -> list:
+    differs = pytest.mark.xfail(strict=True, reason="Keras 3 computes masked attention "
+                                "differently from Keras 2 (natively too)")
+    return [pytest.param(c, id=_id(c), marks=[differs] if c[1] in KERAS2_DIFFERS
+                         and c[2] == "k2" else [])
+            for c in ALL if c not in FAST]
 
 
 def _id(case: tuple[str, str, str, str]) -> str:
@@ -116,7 +128,7 @@ def test_keras3_file_matches_original(case, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", [c for c in ALL if c not in FAST], ids=_id)
+@pytest.mark.parametrize("case", _all_params())
 def test_keras3_file_matches_original_all(case, tmp_path):
     check(case, tmp_path)
 
