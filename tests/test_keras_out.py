@@ -461,7 +461,8 @@ def test_onnx_model_to_keras(tmp_path):
 
     def small_cnn(k):
         inp = k.Input((10, 10, 3))
-        x = k.layers.Conv2D(6, 3, padding="same", activation="relu")(inp)
+        x = k.layers.Conv2D(6, 3, padding="same", strides=2, activation="relu")(inp)
+        x = k.layers.Conv2D(6, 3, padding="same", activation="relu")(x)
         x = k.layers.BatchNormalization()(k.layers.MaxPooling2D()(x))
         x = k.layers.Dense(4, activation="tanh")(k.layers.Flatten()(x))
         return k.Model(inp, k.layers.Dense(3, activation="softmax")(x))

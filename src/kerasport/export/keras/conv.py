@@ -70,3 +70,17 @@ def emit_conv_transpose(ctx: EmitContext, node: Node) -> Emitted:
               "dilation_rate": list(a.get("dilations", (1,) * r)), "activation": "linear",
               "use_bias": bool(bias)}
     return Emitted(f"Conv{r}DTranspose", config, [node.inputs[0]], [kernel, *bias])
+
+
+@emitter("SpatialPad")
+def emit_spatial_pad(ctx: EmitContext, node: Node) -> Emitted:
+    """Zero margins on the spatial axes (an ONNX convolution's pads): ZeroPadding{1,2,3}D."""
+    r = spatial_rank(ctx, node)
+    require(float(node.attrs.get("value", 0.0)) == 0.0, "padding with a value other than 0 "
+            "(a max pool's) has no Keras layer", "value")
+    margins = [[int(b), int(a)] for b, a in node.attrs.get("margins", ())]
+    require(len(margins) == r, "margins do not match the spatial axes", "margins")
+    config: dict = {"padding": margins[0]}
+    if r > 1:
+        config = {"padding": margins, "data_format": "channels_last"}
+    return Emitted(f"ZeroPadding{r}D", config, [node.inputs[0]])
