@@ -115,12 +115,12 @@ class _Writer:
         self.used: set[str] = {"build_model", "load_model", "WEIGHTS"}
         self.uses_ops = False
 
-    def constructor(self, layer: KLayer, indent: str) -> str:
+    def constructor(self, layer: KLayer, indent: str, lead: int = 0) -> str:
         if layer.model is not None:
             return f"{self.model_function(layer.model)}()"
         config = {**layer.config, "name": layer.name}
         return _call(f"layers.{layer.class_name}", config_args(config, indent + "    "),
-                     indent).lstrip()
+                     indent, lead).lstrip()
 
     def model_function(self, model: KModel) -> str:
         fn = identifier(f"build_{model.name}", self.used)
@@ -161,7 +161,9 @@ class _Writer:
                 var = names[(layer.name, 0)]
                 lines.append(f"    {var} = {self.input_line(layer, '    ', len(var) + 3)}")
                 continue
-            head, extra = self.head(layer)
+            # room on the first line for "<name>_<k> = " (+ "keras.tree.flatten(") and "("
+            flat = any((layer.name, i) in multi for i in range(len(layer.inbound)))
+            head, extra = self.head(layer, len(layer.name) + 8 + 19 * flat)
             if len(layer.inbound) > 1:  # shared: one object, several calls
                 obj = identifier(f"{layer.name}_layer", used)
                 lines.append(f"    {obj} = {head}")
@@ -181,11 +183,11 @@ class _Writer:
                                                   f"name={model.name!r}"], "    "))
         return lines
 
-    def head(self, layer: KLayer) -> tuple[str, list[str]]:
+    def head(self, layer: KLayer, lead: int = 0) -> tuple[str, list[str]]:
         """What a call applies: a layer's constructor, or a keras.ops function and its
         extra keyword arguments."""
         if not layer.is_operation:
-            return self.constructor(layer, "    "), []
+            return self.constructor(layer, "    ", lead), []
         if layer.module.startswith("keras.src.activations"):  # ReLU, Mish
             fn = f"keras.activations.{layer.class_name.lower()}"
         else:
