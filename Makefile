@@ -64,7 +64,8 @@ fuzz-replay: $(VENV)/.test
 # nothing is measured here; rerun the generators without --render to measure again
 DOC_GENERATORS := scripts/gen_layers_doc.py scripts/gen_zoo_doc.py scripts/gen_edge_doc.py \
 	benchmarks/markdown.py benchmarks/onnx_vs_keras.py scripts/onnx_backend.py \
-	benchmarks/onnx_reader.py benchmarks/scale.py
+	benchmarks/onnx_reader.py benchmarks/scale.py benchmarks/tflite_writer.py \
+	benchmarks/tflite_int8.py
 
 docs: $(VENV)/.core
 	$(PY) scripts/gen_layers_doc.py
@@ -76,6 +77,8 @@ docs: $(VENV)/.core
 	$(PY) benchmarks/onnx_reader.py --render
 	$(PY) scripts/gen_report_screenshot.py
 	$(PY) benchmarks/scale.py --render
+	$(PY) benchmarks/tflite_writer.py
+	$(PY) benchmarks/tflite_int8.py --render
 
 docs-check: $(VENV)/.core
 	@for g in $(DOC_GENERATORS); do $(PY) $$g --check || exit 1; done
