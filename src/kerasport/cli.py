@@ -174,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("model")
     s.add_argument("-o", "--output",
                    help="output .npz (bundle) or directory (python); default: next to the model")
-    s.add_argument("--to", choices=["bundle", "python", "onnx", "tflite", "edgetpu"],
+    s.add_argument("--to", choices=["bundle", "python", "onnx", "tflite", "edgetpu", "keras",
+                                   "keras-code"],
                    default="bundle",
                    help="bundle: one .npz for kerasport; python: a .py needing only numpy; "
                         "onnx: an ONNX model (needs the onnx extra); tflite / edgetpu: "

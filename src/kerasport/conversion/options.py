@@ -11,7 +11,7 @@ from typing import Any
 from kerasport.errors import InputError, KerasportError
 from kerasport.quantize.ranges import ESTIMATORS
 
-TARGETS = ("bundle", "python", "onnx", "tflite", "edgetpu")
+TARGETS = ("bundle", "python", "onnx", "tflite", "edgetpu", "keras", "keras-code")
 WEIGHT_MODES = ("float32", "float16", "int8")
 QUANTIZE_MODES = ("none", "dynamic", "static", "float16", "int8", "uint8")
 CONVERTERS = ("kerasport", "tensorflow")  # TFLite: kerasport's own writer or TF's converter
@@ -147,6 +147,10 @@ def default_output(source: str, target: str, output: str | None = None) -> str:
             output = stem + ".onnx"
         elif target in ("tflite", "edgetpu"):
             output = stem + ".tflite"
+        elif target == "keras":
+            output = stem + "_keras3.keras"
+        elif target == "keras-code":
+            output = os.path.splitext(os.path.basename(source))[0] + "_keras_code"
         else:
             output = stem + ".npz"
     if os.path.abspath(output) == os.path.abspath(source):
