@@ -125,6 +125,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
     import kerasport
     from kerasport.errors import VerificationError
 
+    if os.path.isdir(args.model):  # a folder written by --to pytorch
+        from kerasport.export.pytorch.check import verify_directory
+
+        try:
+            err = verify_directory(args.model, args.tolerance)
+        except VerificationError as exc:
+            print(f"FAILED: {exc}")
+            return 1
+        print(f"OK: max relative error {err:.2e} (tolerance {args.tolerance:.0e})")
+        return 0
     model = kerasport.load(args.model)
     if model.reference is None:
         model.reference = model.make_reference()
@@ -158,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("model")
     s.add_argument("-o", "--output",
                    help="output .npz (bundle) or directory (python); default: next to the model")
-    s.add_argument("--to", choices=["bundle", "python", "onnx", "tflite", "edgetpu"],
+    s.add_argument("--to", choices=["bundle", "python", "onnx", "tflite", "edgetpu", "pytorch"],
                    default="bundle",
                    help="bundle: one .npz for kerasport; python: a .py needing only numpy; "
                         "onnx: an ONNX model (needs the onnx extra); tflite / edgetpu: "

@@ -10,7 +10,7 @@ from typing import Any
 
 from kerasport.errors import InputError, KerasportError
 
-TARGETS = ("bundle", "python", "onnx", "tflite", "edgetpu")
+TARGETS = ("bundle", "python", "onnx", "tflite", "edgetpu", "pytorch")
 WEIGHT_MODES = ("float32", "float16", "int8")
 QUANTIZE_MODES = ("none", "dynamic", "static", "float16", "int8", "uint8")
 
@@ -128,6 +128,8 @@ def default_output(source: str, target: str, output: str | None = None) -> str:
         stem = os.path.splitext(source)[0]
         if target == "python":
             output = os.path.splitext(os.path.basename(source))[0] + "_standalone"
+        elif target == "pytorch":
+            output = os.path.splitext(os.path.basename(source))[0] + "_pytorch"
         elif target == "onnx":
             output = stem + ".onnx"
         elif target in ("tflite", "edgetpu"):

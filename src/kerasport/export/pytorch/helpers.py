@@ -1,0 +1,294 @@
+"""What the PyTorch emitters share: the emitter registry, the layout rule and literals.
+
+Layout: the IR is channels-last; the generated module is channels-first inside. Every value of
+rank >= 3 carries a layout tag, "cl" (as in the IR) or "cf" (the last axis moved to axis 1).
+Spatial emitters (convolution, pooling, resizing, group norm) ask for "cf"; emitters whose
+axes matter (reshape, dense, recurrent ...) ask for "cl"; elementwise ones keep what they get.
+A value is converted at most once per direction, so an image input is permuted once at the
+boundary and outputs are permuted back once before ``return``. Imports no torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from kerasport.errors import KerasportError
+
+# op -> emitter(ctx, node); op -> reason it has no PyTorch form
+EMITTERS: dict[str, Callable[..., None]] = {}
+UNAVAILABLE: dict[str, str] = {}
+
+TORCH_DTYPES = {"float32": "torch.float32", "float16": "torch.float16", "int32": "torch.int32",
+                "int64": "torch.int64", "uint8": "torch.uint8", "int8": "torch.int8",
+                "bool": "torch.bool", "float64": "torch.float64"}
+
+
+def emitter(*ops: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register the decorated function as the PyTorch emitter of ``ops``; refuses an op
+    registered twice (or declared unavailable)."""
+
+    def deco(fn: Callable[..., None]) -> Callable[..., None]:
+        for name in ops:
+            if name in EMITTERS or name in UNAVAILABLE:
+                raise KerasportError(f"PyTorch emitter for '{name}' registered twice")
+            EMITTERS[name] = fn
+        return fn
+
+    return deco
+
+
+def unavailable(op: str, reason: str) -> None:
+    """Declare that ``op`` has no PyTorch form, and why."""
+    if op in EMITTERS or op in UNAVAILABLE:
+        raise KerasportError(f"PyTorch emitter for '{op}' registered twice")
+    UNAVAILABLE[op] = reason
+
+
+def to_cf_axis(axis: int, rank: int) -> int:
+    """Where IR axis ``axis`` (channels-last) sits once the channels moved to axis 1."""
+    a = axis % rank
+    if a == 0:
+        return 0
+    return 1 if a == rank - 1 else a + 1
+
+
+def axis_in(axis: int, rank: int, layout: str) -> int:
+    """IR axis ``axis`` of a rank-``rank`` value stored in ``layout``."""
+    return to_cf_axis(axis, rank) if layout == "cf" else axis % rank
+
+
+def const_to_layout(arr: np.ndarray, rank: int, layout: str) -> np.ndarray:
+    """A constant broadcast against a rank-``rank`` channels-last value, rearranged to
+    broadcast the same way against it in ``layout`` (its leading 1s made explicit)."""
+    if layout != "cf" or arr.ndim == 0:
+        return arr
+    full = arr.reshape((1,) * (rank - arr.ndim) + arr.shape) if arr.ndim < rank else arr
+    return np.ascontiguousarray(np.moveaxis(full, -1, 1))
+
+
+def py(value: Any) -> str:
+    """A Python literal for an attribute value (tuples for sequences, floats as repr)."""
+    if isinstance(value, (bool, np.bool_)):
+        return repr(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return repr(int(value))
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        if np.isinf(f):
+            return "float('inf')" if f > 0 else "float('-inf')"
+        return repr(f)
+    if isinstance(value, (list, tuple)):
+        items = [py(v) for v in value]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    if isinstance(value, str):
+        return repr(value)
+    if value is None:
+        return "None"
+    raise KerasportError(f"cannot write the attribute value {str(value)[:40]} as Python")
+
+
+def pylist(values: Sequence[Any]) -> str:
+    """A list literal (TorchScript wants lists, not tuples, for ``list[int]`` arguments)."""
+    return "[" + ", ".join(py(v) for v in values) + "]"
+
+
+def torch_weight_conv(kernel: np.ndarray) -> np.ndarray:
+    """A Keras convolution kernel (*k, C, F) in torch's (F, C, *k) layout."""
+    r = kernel.ndim - 2
+    return np.ascontiguousarray(np.transpose(kernel, (r + 1, r, *range(r))))
+
+
+# helpers a helper calls
+HELPER_DEPS: dict[str, tuple[str, ...]] = {"avg_pool_same": ("same_pad",),
+                                           "KerasRNN": ("keras_activation",)}
+
+# Generated helper functions: name -> source (pure torch), included only when used.
+HELPER_SOURCES: dict[str, str] = {
+    "same_pad": '''
+def same_pad(x: torch.Tensor, kernel: list[int], stride: list[int], dilation: list[int],
+             value: float = 0.0) -> torch.Tensor:
+    """TensorFlow's 'same' padding of the spatial axes of x (N, C, *S): the odd pixel after."""
+    pads: list[int] = []
+    for i in range(len(kernel) - 1, -1, -1):
+        size = x.shape[2 + i]
+        out = (size + stride[i] - 1) // stride[i]
+        total = max((out - 1) * stride[i] + (kernel[i] - 1) * dilation[i] + 1 - size, 0)
+        pads += [total // 2, total - total // 2]
+    return F.pad(x, pads, value=value)
+''',
+    "KerasAffine": '''
+class KerasAffine(nn.Module):
+    """x * weight + bias, broadcast: Keras' inference BatchNormalization with its moving
+    statistics folded into the scale and shift."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(shape))
+        self.bias = nn.Parameter(torch.zeros(shape))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weight + self.bias
+''',
+    "avg_pool_same": '''
+def avg_pool_same(x: torch.Tensor, kernel: list[int], stride: list[int]) -> torch.Tensor:
+    """Keras' 'same' average pooling: each window's sum divided by its real (unpadded)
+    pixels."""
+    dilation = [1] * len(kernel)
+    ones = same_pad(torch.ones_like(x[:1, :1]), kernel, stride, dilation)
+    x = same_pad(x, kernel, stride, dilation)
+    if len(kernel) == 1:
+        return F.avg_pool1d(x, kernel, stride) / F.avg_pool1d(ones, kernel, stride)
+    if len(kernel) == 2:
+        return F.avg_pool2d(x, kernel, stride) / F.avg_pool2d(ones, kernel, stride)
+    return F.avg_pool3d(x, kernel, stride) / F.avg_pool3d(ones, kernel, stride)
+''',
+    "masked_softmax": '''
+def masked_softmax(x: torch.Tensor, mask: torch.Tensor | None, axes: list[int],
+                   causal: bool = False, window: int = 0, fill: float = -1e9,
+                   additive: bool = False, zero_masked: bool = False,
+                   expand_axis: int = 1) -> torch.Tensor:
+    """Softmax over ``axes`` with masked scores set to ``fill`` (or, ``additive``, given
+    ``(1 - mask) * fill`` added); ``causal`` keeps j <= i of the last two axes, ``window`` the
+    band |i - j| < window; ``zero_masked`` zeroes masked probabilities afterwards."""
+    keep: torch.Tensor | None = None
+    if mask is not None:
+        while mask.dim() < x.dim():
+            mask = mask.unsqueeze(expand_axis)
+        keep = mask
+    t, s = x.shape[-2], x.shape[-1]
+    band: torch.Tensor | None = None
+    if causal:
+        band = torch.ones(t, s, dtype=torch.bool, device=x.device).tril()
+    if window > 0:
+        i = torch.arange(t, device=x.device)[:, None]
+        j = torch.arange(s, device=x.device)[None, :]
+        near = (i - j).abs() < window
+        band = near if band is None else band & near
+    if additive and (keep is not None or band is not None):
+        m = torch.ones_like(x) if keep is None else keep.to(x.dtype)
+        if band is not None:
+            m = m * band.to(x.dtype)
+        x = x + (1.0 - m) * fill
+    kept: torch.Tensor | None = None if keep is None else keep != 0
+    if band is not None:
+        kept = band if kept is None else kept & band
+    if kept is not None and not additive:
+        x = torch.where(kept, x, torch.full_like(x, fill))
+    e = torch.exp(x - torch.amax(x, dim=axes, keepdim=True))
+    e = e / e.sum(dim=axes, keepdim=True)
+    if kept is not None and zero_masked:
+        e = e * kept.to(e.dtype)
+    return e
+''',
+    "keras_activation": '''
+def keras_activation(name: str, x: torch.Tensor) -> torch.Tensor:
+    """The activations of Keras' recurrent cells, by name."""
+    if name == "tanh":
+        return torch.tanh(x)
+    if name == "sigmoid":
+        return torch.sigmoid(x)
+    if name == "hard_sigmoid":
+        return F.hardsigmoid(x)
+    if name == "hard_sigmoid_0.2":
+        return torch.clamp(x * 0.2 + 0.5, 0.0, 1.0)
+    if name == "relu":
+        return torch.relu(x)
+    if name == "relu6":
+        return torch.clamp(x, 0.0, 6.0)
+    if name == "elu":
+        return F.elu(x)
+    if name == "selu":
+        return F.selu(x)
+    if name == "softsign":
+        return F.softsign(x)
+    if name == "softplus":
+        return F.softplus(x)
+    if name == "silu":
+        return F.silu(x)
+    if name == "gelu":
+        return F.gelu(x)
+    if name == "exp":
+        return torch.exp(x)
+    return x
+''',
+    "KerasRNN": '''
+class KerasRNN(nn.Module):
+    """Keras' SimpleRNN, LSTM (gates i, f, c, o) or GRU (gates z, r, h; reset_after or not)
+    with Keras' weight layout, activations and mask rule: a masked step keeps the state and
+    repeats the previous output (zeros with zero_output_for_mask). Returns (outputs, h, c);
+    c is h for cells without a carry."""
+
+    def __init__(self, cell: str, input_size: int, units: int, activation: str = "tanh",
+                 recurrent_activation: str = "sigmoid", reset_after: bool = True,
+                 go_backwards: bool = False, return_sequences: bool = False,
+                 zero_output_for_mask: bool = False) -> None:
+        super().__init__()
+        gates = 4 if cell == "lstm" else 3 if cell == "gru" else 1
+        self.cell, self.units, self.reset_after = cell, units, cell == "gru" and reset_after
+        self.activation, self.recurrent_activation = activation, recurrent_activation
+        self.go_backwards, self.return_sequences = go_backwards, return_sequences
+        self.zero_output_for_mask = zero_output_for_mask
+        self.kernel = nn.Parameter(torch.empty(input_size, gates * units))
+        self.recurrent_kernel = nn.Parameter(torch.empty(units, gates * units))
+        self.bias = nn.Parameter(torch.zeros((2, gates * units) if self.reset_after
+                                             else (gates * units,)))
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None,
+                c0: torch.Tensor | None = None, mask: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        u = self.units
+        rec_bias = torch.zeros_like(self.bias[0])
+        if self.reset_after:
+            proj = torch.matmul(x, self.kernel) + self.bias[0]
+            rec_bias = self.bias[1]
+        else:
+            proj = torch.matmul(x, self.kernel) + self.bias
+        zeros = torch.zeros(x.shape[0], u, dtype=x.dtype, device=x.device)
+        h = zeros if h0 is None else h0
+        c = zeros if c0 is None else c0
+        out = zeros
+        outputs: list[torch.Tensor] = []
+        steps = x.shape[1]
+        for step in range(steps):
+            t = steps - 1 - step if self.go_backwards else step
+            xt = proj[:, t]
+            new_c = c
+            if self.cell == "lstm":
+                z = xt + torch.matmul(h, self.recurrent_kernel)
+                i = keras_activation(self.recurrent_activation, z[:, :u])
+                f = keras_activation(self.recurrent_activation, z[:, u:2 * u])
+                g = keras_activation(self.activation, z[:, 2 * u:3 * u])
+                o = keras_activation(self.recurrent_activation, z[:, 3 * u:])
+                new_c = f * c + i * g
+                new_h = o * keras_activation(self.activation, new_c)
+            elif self.cell == "gru" and self.reset_after:
+                rec = torch.matmul(h, self.recurrent_kernel) + rec_bias
+                z = keras_activation(self.recurrent_activation, xt[:, :u] + rec[:, :u])
+                r = keras_activation(self.recurrent_activation,
+                                     xt[:, u:2 * u] + rec[:, u:2 * u])
+                hh = keras_activation(self.activation, xt[:, 2 * u:] + r * rec[:, 2 * u:])
+                new_h = z * h + (1 - z) * hh
+            elif self.cell == "gru":
+                rec = torch.matmul(h, self.recurrent_kernel[:, :2 * u])
+                z = keras_activation(self.recurrent_activation, xt[:, :u] + rec[:, :u])
+                r = keras_activation(self.recurrent_activation, xt[:, u:2 * u] + rec[:, u:])
+                hh = keras_activation(self.activation, xt[:, 2 * u:] + torch.matmul(
+                    r * h, self.recurrent_kernel[:, 2 * u:]))
+                new_h = z * h + (1 - z) * hh
+            else:
+                new_h = keras_activation(self.activation,
+                                         xt + torch.matmul(h, self.recurrent_kernel))
+            if mask is None:
+                h, c, out = new_h, new_c, new_h
+            else:
+                keep = mask[:, t].unsqueeze(-1) != 0
+                h, c = torch.where(keep, new_h, h), torch.where(keep, new_c, c)
+                out = torch.where(keep, new_h, zeros if self.zero_output_for_mask else out)
+            outputs.append(out)
+        y = torch.stack(outputs, 1) if self.return_sequences else out
+        return y, h, c
+''',
+}
