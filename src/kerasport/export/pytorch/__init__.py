@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from kerasport.errors import KerasportError, UnsupportedLayerError
+from kerasport.errors import KerasportError, LayerIssue, UnsupportedLayerError
 from kerasport.ir.graph import Graph
 from kerasport.ops import FAMILIES
 
@@ -53,21 +53,30 @@ class Generated:
     state: dict[str, np.ndarray]
 
 
-def _refuse(problems: list[str]) -> None:
-    raise UnsupportedLayerError(
-        "cannot write a PyTorch module:\n  " + "\n  ".join(problems)
-        + "\n(the ops kerasport can write for PyTorch: docs/pytorch-target.md)")
+_HINT = "docs/pytorch-target.md lists the ops kerasport writes for PyTorch"
+
+
+def _refuse(issues: list[LayerIssue]) -> None:
+    raise UnsupportedLayerError(issues)
+
+
+def _issue(node: Any, reason: str) -> LayerIssue:
+    return LayerIssue(node.layer or "?", f"op {node.op}", f"no PyTorch form: {reason}",
+                      hint=_HINT)
 
 
 def check_supported(graph: Graph) -> None:
     """Refuse, naming op and layer, every node whose op has no PyTorch form."""
     emitters = _emitters()
     reasons = unavailable_ops()
-    problems = [f"op '{n.op}' (layer '{n.layer}'): "
-                + reasons.get(n.op, "no PyTorch emitter yet")
-                for n in graph.nodes if n.op not in emitters]
+    seen: set[tuple[str, str]] = set()
+    problems = []
+    for n in graph.nodes:
+        if n.op not in emitters and (n.layer, n.op) not in seen:
+            seen.add((n.layer, n.op))
+            problems.append(_issue(n, reasons.get(n.op, "no PyTorch emitter yet")))
     if problems:
-        _refuse(sorted(set(problems)))
+        _refuse(problems)
 
 
 def generate(graph: Graph, source: str = "a Keras model",
@@ -85,7 +94,7 @@ def generate(graph: Graph, source: str = "a Keras model",
         try:
             emitters[node.op](ctx, node)
         except KerasportError as exc:
-            problems.append(f"op '{node.op}' (layer '{node.layer}'): {exc}")
+            problems.append(_issue(node, str(exc)))
             for out in node.outputs:  # keep walking to report every problem at once
                 if out:
                     ctx.exprs.setdefault(out, {"cl": "None"})

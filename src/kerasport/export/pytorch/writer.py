@@ -63,7 +63,7 @@ def self_check(reference: str | None = None) -> float:
         got = load_model()(*inputs)
     got = [got] if isinstance(got, torch.Tensor) else list(got)
     worst = 0.0
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         scale = max(1.0, float(np.abs(w).max())) if w.size else 1.0
         diff = np.abs(g.numpy().astype(np.float64) - w)
         worst = max(worst, float(diff.max()) / scale if diff.size else 0.0)
