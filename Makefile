@@ -56,7 +56,7 @@ fuzz-replay: $(VENV)/.test
 # every generated page, from the code (layers) or from saved results (zoo, edge, benchmarks):
 # nothing is measured here; rerun the generators without --render to measure again
 DOC_GENERATORS := scripts/gen_layers_doc.py scripts/gen_zoo_doc.py scripts/gen_edge_doc.py \
-	benchmarks/markdown.py benchmarks/onnx_vs_keras.py
+	benchmarks/markdown.py benchmarks/onnx_vs_keras.py scripts/gen_pytorch_doc.py
 
 docs: $(VENV)/.core
 	$(PY) scripts/gen_layers_doc.py
@@ -64,6 +64,7 @@ docs: $(VENV)/.core
 	$(PY) scripts/gen_edge_doc.py --render
 	$(PY) benchmarks/markdown.py
 	$(PY) benchmarks/onnx_vs_keras.py --render
+	$(PY) scripts/gen_pytorch_doc.py
 
 docs-check: $(VENV)/.core
 	@for g in $(DOC_GENERATORS); do $(PY) $$g --check || exit 1; done
