@@ -169,6 +169,7 @@ def _cnn(k):
     x = k.layers.BatchNormalization()(x)
     x = k.layers.DepthwiseConv2D(3, padding="same")(x)
     x = k.layers.MaxPooling2D(padding="same")(x)
+    x = k.layers.AveragePooling2D(3, strides=2, padding="same")(x)
     x = k.layers.GlobalAveragePooling2D()(x)
     return k.Model(inp, k.layers.Dense(4, activation="softmax")(x))
 

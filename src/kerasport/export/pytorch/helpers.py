@@ -113,11 +113,13 @@ def same_pad(x: torch.Tensor, kernel: list[int], stride: list[int], dilation: li
     """TensorFlow's 'same' padding of the spatial axes of x (N, C, *S): the odd pixel after."""
     pads: list[int] = []
     for i in range(len(kernel) - 1, -1, -1):
-        size = x.shape[2 + i]
+        size = x.size(2 + i)
         out = (size + stride[i] - 1) // stride[i]
-        total = max((out - 1) * stride[i] + (kernel[i] - 1) * dilation[i] + 1 - size, 0)
-        pads += [total // 2, total - total // 2]
-    return F.pad(x, pads, value=value)
+        total = (out - 1) * stride[i] + (kernel[i] - 1) * dilation[i] + 1 - size
+        total = total if total > 0 else 0
+        pads.append(total // 2)
+        pads.append(total - total // 2)
+    return F.pad(x, pads, mode="constant", value=value)
 ''',
     "KerasAffine": '''
 class KerasAffine(nn.Module):
@@ -135,15 +137,16 @@ class KerasAffine(nn.Module):
     "avg_pool_same": '''
 def avg_pool_same(x: torch.Tensor, kernel: list[int], stride: list[int]) -> torch.Tensor:
     """Keras' 'same' average pooling: each window's sum divided by its real (unpadded)
-    pixels."""
+    pixels, counted by pooling a channel of ones padded along with x."""
     dilation = [1] * len(kernel)
-    ones = same_pad(torch.ones_like(x[:1, :1]), kernel, stride, dilation)
-    x = same_pad(x, kernel, stride, dilation)
+    both = same_pad(torch.cat([x, torch.ones_like(x[:, :1])], 1), kernel, stride, dilation)
     if len(kernel) == 1:
-        return F.avg_pool1d(x, kernel, stride) / F.avg_pool1d(ones, kernel, stride)
-    if len(kernel) == 2:
-        return F.avg_pool2d(x, kernel, stride) / F.avg_pool2d(ones, kernel, stride)
-    return F.avg_pool3d(x, kernel, stride) / F.avg_pool3d(ones, kernel, stride)
+        pooled = F.avg_pool1d(both, kernel, stride)
+    elif len(kernel) == 2:
+        pooled = F.avg_pool2d(both, kernel, stride)
+    else:
+        pooled = F.avg_pool3d(both, kernel, stride)
+    return pooled[:, :-1] / pooled[:, -1:]
 ''',
     "masked_softmax": '''
 def masked_softmax(x: torch.Tensor, mask: torch.Tensor | None, axes: list[int],
