@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import keyword
 import re
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,9 @@ _MODULE_ATTRS = frozenset((
     "named_modules named_parameters named_buffers named_children requires_grad_ "
     "share_memory extra_repr dump_patches call_super_init compile bfloat16 ipu xpu mtia "
     "set_extra_state get_extra_state").split())
+# ops written as a submodule (their layer holding several is named per output)
+_MODULE_OPS = frozenset({"Dense", "Conv", "DepthwiseConv", "ConvTranspose", "LSTM", "GRU",
+                         "SimpleRNN", "LayerNorm", "GroupNorm", "Gather", "Affine", "Pool"})
 _RESERVED_VARS = frozenset({"self", "torch", "nn", "F", "np", "math", "os"})
 
 
@@ -66,6 +70,9 @@ class ModuleContext:
         self.vars = Names(_RESERVED_VARS | set(HELPER_SOURCES))
         # value name -> {layout: variable}
         self.exprs: dict[str, dict[str, str]] = {}
+        # layers that will hold several torch layers name them after what each computes
+        self.layer_modules = Counter(n.layer or n.op for n in graph.nodes
+                                     if n.op in _MODULE_OPS)
         self.args: list[str] = []
         for name in graph.inputs:
             var = self.vars.new(name)
@@ -149,7 +156,7 @@ class ModuleContext:
     def assign(self, node: Node, expr: str, layout: str = "cl") -> list[str]:
         """``outputs = expr`` for every output of ``node``, held in ``layout``; returns the
         variables."""
-        base = identifier(node.layer or node.op)
+        base = self.base_name(node)
         if base in self.vars.taken:  # a second op of the layer: 'conv2d_relu'
             base = f"{base}_{identifier(re.sub(r'(?<!^)(?=[A-Z])', '_', node.op))}"
         outs = [self.vars.new(base) if o else "_" for o in node.outputs]
@@ -158,6 +165,13 @@ class ModuleContext:
             if name:
                 self.exprs[name] = {layout if self.rank(name) >= 3 else "cl": var}
         return outs
+
+    def base_name(self, node: Node) -> str:
+        """The name for what ``node`` computes: its output's name where that says more than
+        the layer's ('multi_head_attention/query' -> multi_head_attention_query)."""
+        layer = identifier(node.layer or node.op)
+        out = identifier(node.outputs[0]) if node.outputs and node.outputs[0] else ""
+        return out if out.startswith(layer) and len(out) <= len(layer) + 24 else layer
 
     def bind(self, name: str, var: str, layout: str = "cl") -> None:
         """Value ``name`` is held in variable ``var`` (already assigned)."""
@@ -168,7 +182,9 @@ class ModuleContext:
                suffix: str = "") -> str:
         """A submodule ``self.<layer> = ctor`` whose state dict entries are ``weights``
         (torch layouts already); returns ``self.<name>``."""
-        name = self.members.new((node.layer or node.op) + suffix)
+        layer = node.layer or node.op
+        base = self.base_name(node) if self.layer_modules[layer] > 1 else identifier(layer)
+        name = self.members.new(base + suffix)
         self.init_lines.append(f"self.{name} = {ctor}")
         for key, arr in weights.items():
             self.state[f"{name}.{key}"] = np.ascontiguousarray(arr, dtype=arr.dtype)

@@ -138,6 +138,11 @@ def wrap(line: str, indent: int) -> list[str]:
             got = _fill(lhs + rhs[:open_at + 1], parts, ")" + comment, indent)
             if got:
                 return got
+        # hanging indent: break right after the parenthesis
+        lead = " " * (len(line) - len(line.lstrip()) + 4)
+        got = _fill(lead, [p.lstrip() for p in parts], ")" + comment, indent)
+        if got and len(lhs + rhs[:open_at + 1]) + indent <= WIDTH:
+            return [lhs + rhs[:open_at + 1]] + got
     parts = _split_top(rhs, (" + ", " - ", " * ", " / "))
     if len(parts) > 1:
         got = _fill(lhs + "(", parts, ")" + comment, indent)
@@ -164,11 +169,13 @@ def module_source(ctx: ModuleContext, source: str, cls: str, weights_file: str) 
     init = "\n".join(w for line in ctx.init_lines for w in wrap(line, 8)) or "pass"
     helpers = "\n\n".join(HELPER_SOURCES[h].strip("\n") for h in ctx.helpers)
     outputs_doc = ", ".join(ctx.graph.output_names or ctx.graph.outputs)
+    layout_doc = ("; feature maps are\n    channels-first inside, permuted once at the boundary"
+                  if any("movedim(-1, 1)" in line for line in ctx.forward_lines) else "")
     cls_src = (
         f"class {cls}(nn.Module):\n"
         f'    """{ctx.graph.name}, converted by kerasport from {source}.\n\n'
-        f"    Inputs channels-last as in Keras ({', '.join(ctx.args)}); inside, tensors are\n"
-        f"    channels-first. Returns {outputs_doc}.\n"
+        f"    Takes {', '.join(ctx.args)} as Keras did (channels-last){layout_doc}.\n"
+        f"    Returns {outputs_doc}.\n"
         '    """\n\n'
         "    def __init__(self) -> None:\n"
         "        super().__init__()\n"
