@@ -103,7 +103,9 @@ def torch_weight_conv(kernel: np.ndarray) -> np.ndarray:
 
 # helpers a helper calls
 HELPER_DEPS: dict[str, tuple[str, ...]] = {"avg_pool_same": ("same_pad",),
-                                           "KerasRNN": ("keras_activation",)}
+                                           "KerasRNN": ("keras_activation",),
+                                           "KerasConvLSTM": ("keras_activation", "same_pad",
+                                                             "conv_nd")}
 
 # Generated helper functions: name -> source (pure torch), included only when used.
 HELPER_SOURCES: dict[str, str] = {
@@ -293,5 +295,71 @@ class KerasRNN(nn.Module):
             outputs.append(out)
         y = torch.stack(outputs, 1) if self.return_sequences else out
         return y, h, c
+''',
+    "conv_nd": '''
+def conv_nd(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+            stride: list[int], dilation: list[int]) -> torch.Tensor:
+    """An unpadded 1-, 2- or 3-d convolution, by the weight's rank."""
+    if weight.dim() == 3:
+        return F.conv1d(x, weight, bias, stride, 0, dilation)
+    if weight.dim() == 4:
+        return F.conv2d(x, weight, bias, stride, 0, dilation)
+    return F.conv3d(x, weight, bias, stride, 0, dilation)
+''',
+    "KerasConvLSTM": '''
+class KerasConvLSTM(nn.Module):
+    """Keras' ConvLSTM1D/2D/3D: an LSTM (gates i, f, c, o) whose products are convolutions
+    (the recurrent one 'same' with stride 1), with Keras' mask rule. Takes and returns Keras'
+    channels-last (N, T, *S, C); channels-first inside."""
+
+    def __init__(self, channels: int, filters: int, kernel_size: list[int], strides: list[int],
+                 dilations: list[int], padding: str, activation: str = "tanh",
+                 recurrent_activation: str = "sigmoid", go_backwards: bool = False,
+                 return_sequences: bool = False, zero_output_for_mask: bool = False) -> None:
+        super().__init__()
+        self.filters, self.kernel_size, self.padding = filters, kernel_size, padding
+        self.strides, self.dilations = strides, dilations
+        self.ones = [1] * len(kernel_size)
+        self.activation, self.recurrent_activation = activation, recurrent_activation
+        self.go_backwards, self.return_sequences = go_backwards, return_sequences
+        self.zero_output_for_mask = zero_output_for_mask
+        self.weight = nn.Parameter(torch.empty([4 * filters, channels] + kernel_size))
+        self.recurrent_weight = nn.Parameter(torch.empty([4 * filters, filters] + kernel_size))
+        self.bias = nn.Parameter(torch.zeros(4 * filters))
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None,
+                c0: torch.Tensor | None = None, mask: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        n, steps, f = x.shape[0], x.shape[1], self.filters
+        frames = x.flatten(0, 1).movedim(-1, 1)
+        if self.padding == "same":
+            frames = same_pad(frames, self.kernel_size, self.strides, self.dilations)
+        proj = conv_nd(frames, self.weight, self.bias, self.strides, self.dilations)
+        proj = proj.unflatten(0, (n, steps))
+        zeros = torch.zeros_like(proj[:, 0, :f])
+        h = zeros if h0 is None else h0.movedim(-1, 1)
+        c = zeros if c0 is None else c0.movedim(-1, 1)
+        out = zeros
+        outputs: list[torch.Tensor] = []
+        for step in range(steps):
+            t = steps - 1 - step if self.go_backwards else step
+            rec = same_pad(h, self.kernel_size, self.ones, self.ones)
+            z = proj[:, t] + conv_nd(rec, self.recurrent_weight, None, self.ones, self.ones)
+            i = keras_activation(self.recurrent_activation, z[:, :f])
+            g_f = keras_activation(self.recurrent_activation, z[:, f:2 * f])
+            g = keras_activation(self.activation, z[:, 2 * f:3 * f])
+            o = keras_activation(self.recurrent_activation, z[:, 3 * f:])
+            new_c = g_f * c + i * g
+            new_h = o * keras_activation(self.activation, new_c)
+            if mask is None:
+                h, c, out = new_h, new_c, new_h
+            else:
+                keep = (mask[:, t] != 0).reshape([n] + [1] * (new_h.dim() - 1))
+                h, c = torch.where(keep, new_h, h), torch.where(keep, new_c, c)
+                out = torch.where(keep, new_h, zeros if self.zero_output_for_mask else out)
+            outputs.append(out)
+        if self.return_sequences:
+            return torch.stack(outputs, 1).movedim(2, -1), h.movedim(1, -1), c.movedim(1, -1)
+        return out.movedim(1, -1), h.movedim(1, -1), c.movedim(1, -1)
 ''',
 }

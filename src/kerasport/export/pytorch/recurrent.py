@@ -12,7 +12,7 @@ import numpy as np
 
 from kerasport.errors import KerasportError
 from kerasport.export.pytorch.context import ModuleContext
-from kerasport.export.pytorch.helpers import emitter, py, unavailable
+from kerasport.export.pytorch.helpers import emitter, py, pylist, torch_weight_conv
 from kerasport.ir.graph import Node
 from kerasport.ops import get_op
 
@@ -25,8 +25,6 @@ _NAMES = {("Tanh", ()): "tanh", ("Sigmoid", ()): "sigmoid", ("Relu", ()): "relu"
           ("Elu", ()): "elu", ("Selu", ()): "selu", ("Softsign", ()): "softsign",
           ("Softplus", ()): "softplus", ("Silu", ()): "silu", ("Gelu", ()): "gelu",
           ("Exp", ()): "exp", ("Relu", (("max_value", 6.0),)): "relu6"}
-
-unavailable("ConvLSTM", "ConvLSTM1D/2D/3D have no torch layer and no generated loop yet")
 
 
 def activation_name(spec: dict[str, Any] | None, node: Node) -> str:
@@ -139,6 +137,43 @@ def _emit_loop(ctx: ModuleContext, node: Node, a: dict[str, Any], ins: dict[str,
                      {"kernel": kernel.astype(np.float32), "recurrent_kernel": rec.astype(
                          np.float32), "bias": bias.astype(np.float32)})
     call = [x] + [f"{k}={ctx.get(ins[k], 'cl')}" for k in ("h0", "c0", "mask") if k in ins]
+    base = node.layer or node.op
+    outs = [ctx.vars.new(base), ctx.vars.new(f"{base}_h"), ctx.vars.new(f"{base}_c")]
+    ctx.line(f"{', '.join(outs)} = {mod}({', '.join(call)})")
+    for name, var in zip(node.outputs, outs):
+        ctx.bind(name, var)
+
+
+@emitter("ConvLSTM")
+def emit_conv_lstm(ctx: ModuleContext, node: Node) -> None:
+    """``KerasConvLSTM``: torch has no convolutional LSTM layer."""
+    a = ctx.attrs(node)
+    names = ["x", "kernel", "recurrent_kernel", "bias", "h0", "c0", "mask"]
+    ins = {k: v for k, v in zip(names, node.inputs) if v}
+    for key in ("kernel", "recurrent_kernel", "bias"):
+        if key in ins and not ctx.is_const(ins[key]):
+            raise KerasportError(f"layer '{node.layer}': computed recurrent weights have no "
+                                 "PyTorch form")
+    kernel, rec = ctx.const(ins["kernel"]), ctx.const(ins["recurrent_kernel"])
+    r = kernel.ndim - 2
+    filters = rec.shape[-2]
+    bias = ctx.const(ins["bias"]) if "bias" in ins else np.zeros(4 * filters, np.float32)
+    if a["padding"] not in ("same", "valid"):
+        raise KerasportError(f"layer '{node.layer}': padding {a['padding']!r}")
+    args = [str(kernel.shape[-2]), str(filters), pylist(kernel.shape[:r]),
+            pylist(a["strides"]), pylist(a["dilations"]), repr(a["padding"]),
+            f"activation={activation_name(a['activation'], node)!r}",
+            f"recurrent_activation={activation_name(a['recurrent_activation'], node)!r}"]
+    for key in ("go_backwards", "return_sequences", "zero_output_for_mask"):
+        if a.get(key):
+            args.append(f"{key}=True")
+    ctx.helper("KerasConvLSTM")
+    mod = ctx.module(node, f"KerasConvLSTM({', '.join(args)})",
+                     {"weight": torch_weight_conv(kernel).astype(np.float32),
+                      "recurrent_weight": torch_weight_conv(rec).astype(np.float32),
+                      "bias": bias.astype(np.float32)})
+    call = [ctx.get(ins["x"], "cl")] + [f"{k}={ctx.get(ins[k], 'cl')}"
+                                        for k in ("h0", "c0", "mask") if k in ins]
     base = node.layer or node.op
     outs = [ctx.vars.new(base), ctx.vars.new(f"{base}_h"), ctx.vars.new(f"{base}_c")]
     ctx.line(f"{', '.join(outs)} = {mod}({', '.join(call)})")
