@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from kerasport.errors import KerasportError
-from kerasport.export.pytorch.helpers import HELPER_DEPS, HELPER_SOURCES, const_to_layout, py
+from kerasport.export.pytorch.helpers import const_to_layout, py
+from kerasport.export.pytorch.templates import HELPER_DEPS, HELPER_SOURCES
 from kerasport.ir.graph import Graph, Node
 from kerasport.ops import get_op
 
@@ -27,7 +28,11 @@ _MODULE_ATTRS = frozenset((
 # ops written as a submodule (their layer holding several is named per output)
 _MODULE_OPS = frozenset({"Dense", "Conv", "DepthwiseConv", "ConvTranspose", "LSTM", "GRU",
                          "SimpleRNN", "LayerNorm", "GroupNorm", "Gather", "Affine", "Pool"})
-_RESERVED_VARS = frozenset({"self", "torch", "nn", "F", "np", "math", "os"})
+# names the generated code uses (modules, builtins): no variable may shadow them
+_RESERVED_VARS = frozenset({"self", "torch", "nn", "F", "np", "math", "os", "json", "float",
+                            "int", "list", "tuple", "range", "len", "max", "min", "abs",
+                            "sum", "isinstance", "super", "open", "print", "none", "true",
+                            "false"})
 
 
 def identifier(name: str) -> str:

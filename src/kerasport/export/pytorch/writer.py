@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 
 from kerasport.export.pytorch.context import ModuleContext
-from kerasport.export.pytorch.helpers import HELPER_SOURCES
+from kerasport.export.pytorch.templates import HELPER_SOURCES
 
 _ST_DTYPES = {"float32": "F32", "float16": "F16", "float64": "F64", "int64": "I64",
               "int32": "I32", "int8": "I8", "uint8": "U8", "bool": "BOOL"}
