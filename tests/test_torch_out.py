@@ -11,6 +11,7 @@ one-node module vs its NumPy kernel.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -22,7 +23,15 @@ import test_layers
 import test_recurrent
 import test_structures
 import test_vision_layers
-from keras_models import keras_module, keras_outputs, max_error, random_inputs, randomize, save
+from keras_models import (
+    ERRORS,
+    keras_module,
+    keras_outputs,
+    max_error,
+    random_inputs,
+    randomize,
+    save,
+)
 
 import kerasport
 from kerasport.errors import KerasportError, UnsupportedLayerError
@@ -109,6 +118,7 @@ def torch_parity(model, tmp_path: Path, int_high: int = 5) -> float | None:
     py_path, _ = export_pytorch(m, str(out))
     net = load_generated(py_path).load_model()
     err = max_error(run_torch(net, inputs), want)
+    ERRORS.append((os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0], err))
     assert err <= TORCH_TOL, f"torch output differs from Keras by {err:.3g}"
     return err
 
@@ -236,6 +246,12 @@ def test_without_torch_the_module_is_written_with_a_note(cnn_file, tmp_path, mon
     result = kerasport.convert(str(cnn_file), str(tmp_path / "out"), to="pytorch")
     assert result.error is None and (tmp_path / "out" / "model.py").exists()
     assert any("kerasport[pytorch]" in line for line in result.lines)
+
+
+def test_options_that_do_not_apply_are_refused(cnn_file, tmp_path):
+    with pytest.raises(KerasportError, match="--weights and --quantize do not apply"):
+        kerasport.convert(str(cnn_file), str(tmp_path / "out"), to="pytorch", weights="int8")
+    assert not (tmp_path / "out").exists()
 
 
 def _hashing(k):

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from kerasport.conversion.options import ConversionResult, ConvertOptions
-from kerasport.errors import VerificationError
+from kerasport.errors import InputError, VerificationError
 from kerasport.io import staged_directory
 
 # torch float32 vs the NumPy runtime: relative to max(1, |output|)
@@ -26,6 +26,9 @@ def to_pytorch(model: Any, source: str, out: str, options: ConvertOptions,
     from kerasport.export.pytorch import export_pytorch, generate
     from kerasport.export.pytorch.check import check_module
 
+    if options.weights != "float32" or options.quantize not in (None, "none"):
+        raise InputError("--to pytorch writes float32 weights: --weights and --quantize do not "
+                         "apply (convert the module's dtype in torch: model.half())")
     if "source_format" in model.meta:  # a model file, not a bundle: keep every layer
         model = load(source, optimize_graph=False)
     generate(model.graph, source)  # refuse before creating anything
