@@ -36,15 +36,21 @@ def _hard_sigmoid(x: str, a: dict[str, Any]) -> str:
 
 
 def _softmax(fn: str, x: str, axis: Any) -> str:
+    """torch.softmax / log_softmax over one axis; over several, an expression of ``x``."""
     if isinstance(axis, (list, tuple)) and len(axis) > 1:
         dims = py(tuple(axis))
-        shifted = f"({x} - torch.amax({x}, dim={dims}, keepdim=True))"
         if fn == "softmax":
-            return (f"torch.exp({shifted}) / torch.exp({shifted}).sum(dim={dims}, "
-                    "keepdim=True)")
-        return f"{shifted} - torch.log(torch.exp({shifted}).sum(dim={dims}, keepdim=True))"
+            return f"{x}.exp() / {x}.exp().sum(dim={dims}, keepdim=True)"
+        return f"{x} - {x}.exp().sum(dim={dims}, keepdim=True).log()"
     dim = axis[0] if isinstance(axis, (list, tuple)) else axis
     return f"torch.{fn}({x}, dim={dim})"
+
+
+def _multi_axis(ctx: ModuleContext, node: Node, x: str, dims: str) -> str:
+    """``x`` minus its max over ``dims``, on a line of its own (several-axis softmax)."""
+    shifted = ctx.vars.new(f"{ctx.base_name(node)}_shifted")
+    ctx.line(f"{shifted} = {x} - torch.amax({x}, dim={dims}, keepdim=True)")
+    return shifted
 
 
 _SIMPLE = {
@@ -113,7 +119,10 @@ def emit_softmax(ctx: ModuleContext, node: Node) -> None:
     axes = [axis_in(a, rank, layout) for a in (axis if isinstance(axis, (list, tuple))
                                                else [axis])]
     fn = "softmax" if node.op == "Softmax" else "log_softmax"
-    ctx.assign(node, _softmax(fn, ctx.get(src, layout), axes), layout)
+    x = ctx.get(src, layout)
+    if len(axes) > 1:
+        x = _multi_axis(ctx, node, x, py(tuple(axes)))
+    ctx.assign(node, _softmax(fn, x, axes), layout)
 
 
 @emitter("Glu")

@@ -78,6 +78,8 @@ class ModuleContext:
         # layers that will hold several torch layers name them after what each computes
         self.layer_modules = Counter(n.layer or n.op for n in graph.nodes
                                      if n.op in _MODULE_OPS)
+        # values something reads (unused extra outputs are assigned to '_')
+        self.used = {i for n in graph.nodes for i in n.inputs if i} | set(graph.outputs)
         self.args: list[str] = []
         for name in graph.inputs:
             var = self.vars.new(name)
@@ -164,7 +166,8 @@ class ModuleContext:
         base = self.base_name(node)
         if base in self.vars.taken:  # a second op of the layer: 'conv2d_relu'
             base = f"{base}_{identifier(re.sub(r'(?<!^)(?=[A-Z])', '_', node.op))}"
-        outs = [self.vars.new(base) if o else "_" for o in node.outputs]
+        outs = [self.vars.new(base) if o in self.used or i == 0 else "_"
+                for i, o in enumerate(node.outputs)]
         self.line(f"{', '.join(outs)} = {expr}")
         for name, var in zip(node.outputs, outs):
             if name:
@@ -177,6 +180,10 @@ class ModuleContext:
         layer = identifier(node.layer or node.op)
         out = identifier(node.outputs[0]) if node.outputs and node.outputs[0] else ""
         return out if out.startswith(layer) and len(out) <= len(layer) + 24 else layer
+
+    def out_var(self, name: str, base: str) -> str:
+        """A fresh variable for output ``name``, or '_' if nothing reads it."""
+        return self.vars.new(base) if name and name in self.used else "_"
 
     def bind(self, name: str, var: str, layout: str = "cl") -> None:
         """Value ``name`` is held in variable ``var`` (already assigned)."""

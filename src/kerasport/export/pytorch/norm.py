@@ -84,8 +84,10 @@ def emit_rms_norm(ctx: ModuleContext, node: Node) -> None:
     rank = ctx.rank(src)
     x = ctx.get(src, "cl")
     dims = py(tuple(int(ax) % rank for ax in a["axes"]))
-    expr = (f"{x} / torch.sqrt(torch.mean({x} * {x}, dim={dims}, keepdim=True) + "
-            f"{py(float(a['epsilon']))})")
+    rms = ctx.vars.new(f"{ctx.base_name(node)}_rms")
+    ctx.line(f"{rms} = torch.sqrt(torch.mean({x} * {x}, dim={dims}, keepdim=True) + "
+             f"{py(float(a['epsilon']))})")
+    expr = f"{x} / {rms}"
     scale = _inputs(node, 1)[0]
     if scale:
         expr += f" * {ctx.operand(node, scale, 'cl', rank, inline=False)}"

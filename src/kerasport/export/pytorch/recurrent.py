@@ -100,19 +100,21 @@ def _emit_native(ctx: ModuleContext, node: Node, a: dict[str, Any], ins: dict[st
     if a["go_backwards"]:
         x = f"torch.flip({x}, [1])"
     states = [f"{ctx.get(ins[k], 'cl')}.unsqueeze(0)" for k in ("h0", "c0") if k in ins]
-    base = node.layer or node.op
-    seq, h = ctx.vars.new(f"{base}_seq"), ctx.vars.new(f"{base}_h")
+    base = ctx.base_name(node)
+    outs = list(node.outputs) + [""] * (3 - len(node.outputs))
+    seq = ctx.vars.new(f"{base}_seq")
+    h = ctx.out_var(outs[1], f"{base}_h")
+    arg = f", {states[0]}" if states else ""
     if node.op == "LSTM":
-        c = ctx.vars.new(f"{base}_c")
+        c = ctx.out_var(outs[2], f"{base}_c")
         arg = f", ({states[0]}, {states[1]})" if len(states) == 2 else ""
-        ctx.line(f"{seq}, ({h}, {c}) = {mod}({x}{arg})")
-        ctx.bind(node.outputs[2] if len(node.outputs) > 2 else "", f"{c}[0]")
+        state = "_" if h == c == "_" else f"({h}, {c})"
+        ctx.line(f"{seq}, {state} = {mod}({x}{arg})")
+        ctx.bind(outs[2] if c != "_" else "", f"{c}[0]")
     else:
-        arg = f", {states[0]}" if states else ""
         ctx.line(f"{seq}, {h} = {mod}({x}{arg})")
-    ctx.bind(node.outputs[0], seq if a["return_sequences"] else f"{seq}[:, -1]")
-    if len(node.outputs) > 1:
-        ctx.bind(node.outputs[1], f"{h}[0]")
+    ctx.bind(outs[0], seq if a["return_sequences"] else f"{seq}[:, -1]")
+    ctx.bind(outs[1] if h != "_" else "", f"{h}[0]")
 
 
 def _emit_loop(ctx: ModuleContext, node: Node, a: dict[str, Any], ins: dict[str, str],
@@ -137,11 +139,13 @@ def _emit_loop(ctx: ModuleContext, node: Node, a: dict[str, Any], ins: dict[str,
                      {"kernel": kernel.astype(np.float32), "recurrent_kernel": rec.astype(
                          np.float32), "bias": bias.astype(np.float32)})
     call = [x] + [f"{k}={ctx.get(ins[k], 'cl')}" for k in ("h0", "c0", "mask") if k in ins]
-    base = node.layer or node.op
-    outs = [ctx.vars.new(base), ctx.vars.new(f"{base}_h"), ctx.vars.new(f"{base}_c")]
+    base = ctx.base_name(node)
+    names = list(node.outputs) + [""] * (3 - len(node.outputs))
+    outs = [ctx.vars.new(base)] + [ctx.out_var(n, f"{base}_{s}")
+                                   for n, s in zip(names[1:], ("h", "c"))]
     ctx.line(f"{', '.join(outs)} = {mod}({', '.join(call)})")
-    for name, var in zip(node.outputs, outs):
-        ctx.bind(name, var)
+    for name, var in zip(names, outs):
+        ctx.bind(name if var != "_" else "", var)
 
 
 @emitter("ConvLSTM")
@@ -174,8 +178,10 @@ def emit_conv_lstm(ctx: ModuleContext, node: Node) -> None:
                       "bias": bias.astype(np.float32)})
     call = [ctx.get(ins["x"], "cl")] + [f"{k}={ctx.get(ins[k], 'cl')}"
                                         for k in ("h0", "c0", "mask") if k in ins]
-    base = node.layer or node.op
-    outs = [ctx.vars.new(base), ctx.vars.new(f"{base}_h"), ctx.vars.new(f"{base}_c")]
+    base = ctx.base_name(node)
+    names = list(node.outputs) + [""] * (3 - len(node.outputs))
+    outs = [ctx.vars.new(base)] + [ctx.out_var(n, f"{base}_{s}")
+                                   for n, s in zip(names[1:], ("h", "c"))]
     ctx.line(f"{', '.join(outs)} = {mod}({', '.join(call)})")
-    for name, var in zip(node.outputs, outs):
-        ctx.bind(name, var)
+    for name, var in zip(names, outs):
+        ctx.bind(name if var != "_" else "", var)

@@ -106,7 +106,12 @@ def emit_concat(ctx: ModuleContext, node: Node) -> None:
     layout = ctx.prefer(list(node.inputs))
     xs = [ctx.operand(node, n, layout, rank, inline=False) for n in node.inputs]
     dim = axis_in(int(ctx.attrs(node)["axis"]), rank, layout)
-    ctx.assign(node, f"torch.cat([{', '.join(xs)}], dim={dim})", layout)
+    parts = f"[{', '.join(xs)}]"
+    if len(parts) > 60:  # a long list on its own line(s)
+        var = ctx.vars.new(f"{ctx.base_name(node)}_inputs")
+        ctx.line(f"{var} = {parts}")
+        parts = var
+    ctx.assign(node, f"torch.cat({parts}, dim={dim})", layout)
 
 
 @emitter("Gather")

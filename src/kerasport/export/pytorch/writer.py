@@ -117,38 +117,63 @@ def _fill(head: str, parts: list[str], tail: str, indent: int) -> list[str] | No
     return lines if all(len(x) + indent <= WIDTH for x in lines) else None
 
 
-def wrap(line: str, indent: int) -> list[str]:
-    """A generated statement in lines of at most WIDTH characters (at ``indent``), broken
-    after the commas of its outermost call, or inside parentheses before its top-level + and *
-    (left as it is if neither fits)."""
-    if len(line) + indent <= WIDTH or line.lstrip().startswith("#"):
-        return [line]
-    eq = line.find(" = ")
-    rhs_at = eq + 3 if eq >= 0 else 0
-    lhs, rhs = line[:rhs_at], line[rhs_at:]
-    comment = ""
-    if "  # " in rhs:
-        rhs, comment = rhs.split("  # ", 1)
-        comment = "  # " + comment
-    open_at = rhs.find("(")
-    if open_at > 0 and rhs.endswith(")") and len(_split_top(rhs[open_at:], (",",))) == 1:
-        inner = rhs[open_at + 1:-1]
-        parts = _split_top(inner, (",",))
-        if len(parts) > 1:
-            got = _fill(lhs + rhs[:open_at + 1], parts, ")" + comment, indent)
-            if got:
-                return got
-        # hanging indent: break right after the parenthesis
-        lead = " " * (len(line) - len(line.lstrip()) + 4)
-        got = _fill(lead, [p.lstrip() for p in parts], ")" + comment, indent)
-        if got and len(lhs + rhs[:open_at + 1]) + indent <= WIDTH:
-            return [lhs + rhs[:open_at + 1]] + got
-    parts = _split_top(rhs, (" + ", " - ", " * ", " / "))
+def _wrap_call(lhs: str, rhs: str, tail: str, lead: str, indent: int) -> list[str] | None:
+    """``lhs + rhs`` broken inside the call or list spanning all of ``rhs``: after its commas
+    with the items aligned, or right after its bracket with a hanging indent."""
+    opens = [i for i in (rhs.find("("), rhs.find("[")) if i >= 0]
+    if not opens:
+        return None
+    open_at = min(opens)
+    close = ")" if rhs[open_at] == "(" else "]"
+    if not rhs.endswith(close) or len(_split_top(rhs[open_at:], (",",))) != 1:
+        return None
+    head = lhs + rhs[:open_at + 1]
+    parts = _split_top(rhs[open_at + 1:-1], (",",))
     if len(parts) > 1:
-        got = _fill(lhs + "(", parts, ")" + comment, indent)
+        got = _fill(head, parts, close + tail, indent)
         if got:
             return got
+    got = _fill(lead + "    ", [p.lstrip() for p in parts], close + tail, indent)
+    return [head] + got if got and len(head) + indent <= WIDTH else None
+
+
+def wrap(line: str, indent: int) -> list[str]:
+    """A generated statement in lines of at most WIDTH characters (at ``indent``): broken in
+    its outermost call (arguments aligned, or a hanging indent), inside parentheses before its
+    top-level operators, or after ``=`` (left as it is if nothing fits)."""
+    if len(line) + indent <= WIDTH or line.lstrip().startswith("#"):
+        return [line]
+    lead = line[:len(line) - len(line.lstrip())]
+    eq = line.find(" = ")
+    rhs_at = eq + 3 if eq >= 0 else len(lead)
+    lhs, rhs = line[:rhs_at], line[rhs_at:]
+    tail = ""
+    if "  # " in rhs:
+        rhs, tail = rhs.split("  # ", 1)
+        tail = "  # " + tail
+    got = _wrap_call(lhs, rhs, tail, lead, indent)
+    if got:
+        return got
+    parts = _split_top(rhs, (" + ", " - ", " * ", " / "))
+    if len(parts) > 1:
+        got = _fill(lhs + "(", parts, ")" + tail, indent)
+        if got:
+            return got
+    if eq >= 0 and len(lhs) + 2 + indent <= WIDTH:  # after the '=': a continuation line
+        rest = wrap(lead + "    " + rhs + tail, indent)
+        if all(len(x) + indent <= WIDTH for x in rest):
+            return [lhs.rstrip() + " \\"] + rest
     return [line]
+
+
+def _signature(args: str, ret_type: str) -> str:
+    """``def forward(...)``, its arguments on hanging lines when one line is too long."""
+    line = f"    def forward(self, {args}) -> {ret_type}:"
+    if len(line) <= WIDTH:
+        return line
+    body = _fill(" " * 8, [p.lstrip() for p in _split_top(f"self, {args}", (",",))], "", 0)
+    return "\n".join(["    def forward("] + (body or [" " * 8 + f"self, {args}"])
+                     + [f"    ) -> {ret_type}:"])
 
 
 def class_name(graph_name: str) -> str:
@@ -180,7 +205,7 @@ def module_source(ctx: ModuleContext, source: str, cls: str, weights_file: str) 
         "    def __init__(self) -> None:\n"
         "        super().__init__()\n"
         f"{textwrap.indent(init, ' ' * 8)}\n\n"
-        f"    def forward(self, {args}) -> {ret_type}:\n"
+        f"{_signature(args, ret_type)}\n"
         f"{textwrap.indent(body, ' ' * 8) if body else ''}\n"
         f"        return {ret}\n")
     text_so_far = helpers + cls_src
