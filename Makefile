@@ -20,6 +20,8 @@ $(VENV)/.core: pyproject.toml
 
 $(VENV)/.test: $(VENV)/.core pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
+	# tf2onnx pins an old protobuf that would downgrade TensorFlow's: installed without its pins
+	$(PY) -m pip install --quiet --no-deps tf2onnx
 	touch $@
 
 demo: $(VENV)/.core
@@ -28,6 +30,7 @@ demo: $(VENV)/.core
 lint: $(VENV)/.test
 	$(PY) -m ruff check src tests examples scripts benchmarks
 	$(VENV)/bin/lint-imports
+	$(PY) scripts/check_sizes.py
 
 # the fast tier: IR-level tests (tests/unit: kernels, shape rules, generated code and ONNX
 # Runtime per op) and lint, in a venv with the core and the onnx extra only (no TensorFlow)
@@ -41,6 +44,7 @@ $(FAST_VENV)/.fast: pyproject.toml
 test-fast: $(FAST_VENV)/.fast
 	$(FAST_VENV)/bin/python -m ruff check src tests examples scripts benchmarks
 	$(FAST_VENV)/bin/lint-imports
+	$(FAST_VENV)/bin/python scripts/check_sizes.py
 	$(FAST_VENV)/bin/python -m pytest -q tests/unit -p no:cacheprovider
 
 test: $(VENV)/.test lint
@@ -56,7 +60,9 @@ fuzz-replay: $(VENV)/.test
 # every generated page, from the code (layers) or from saved results (zoo, edge, benchmarks):
 # nothing is measured here; rerun the generators without --render to measure again
 DOC_GENERATORS := scripts/gen_layers_doc.py scripts/gen_zoo_doc.py scripts/gen_edge_doc.py \
-	benchmarks/markdown.py benchmarks/onnx_vs_keras.py scripts/gen_pytorch_doc.py
+	benchmarks/markdown.py benchmarks/onnx_vs_keras.py scripts/onnx_backend.py \
+	benchmarks/onnx_reader.py \
+	scripts/gen_pytorch_doc.py
 
 docs: $(VENV)/.core
 	$(PY) scripts/gen_layers_doc.py
@@ -64,6 +70,9 @@ docs: $(VENV)/.core
 	$(PY) scripts/gen_edge_doc.py --render
 	$(PY) benchmarks/markdown.py
 	$(PY) benchmarks/onnx_vs_keras.py --render
+	$(PY) scripts/onnx_backend.py --render
+	$(PY) benchmarks/onnx_reader.py --render
+	$(PY) scripts/gen_report_screenshot.py
 	$(PY) scripts/gen_pytorch_doc.py
 
 docs-check: $(VENV)/.core

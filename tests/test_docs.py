@@ -17,6 +17,8 @@ GENERATORS = {
     "docs/edge.md and README's edge table": "scripts/gen_edge_doc.py",
     "docs/benchmarks.md": "benchmarks/markdown.py",
     "docs/onnx_benchmark.md": "benchmarks/onnx_vs_keras.py",
+    "docs/onnx-ops.md": "scripts/onnx_backend.py",
+    "docs/onnx-reader.md": "benchmarks/onnx_reader.py",
 }
 
 

@@ -1,4 +1,4 @@
-"""The ``kerasport`` command: inspect, convert, predict, verify, batch, bench."""
+"""The ``kerasport`` command: inspect, convert, predict, verify, batch, bench, report."""
 
 from __future__ import annotations
 
@@ -219,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     from kerasport.bench.cli import add_parser as add_bench_parser
 
     add_bench_parser(sub)
+    from kerasport.report.cli import add_parser as add_report_parser
+
+    add_report_parser(sub)
     return p
 
 

@@ -147,7 +147,11 @@ class Model:
             raise InputError("all inputs must have the same batch size, got "
                              f"{[a.shape[0] for a in arrays]}")
         bs = DEFAULT_BATCH_SIZE if batch_size is None else _batch_size(batch_size)
-        if n <= bs:
+        # an input whose first axis is fixed (an ONNX model with a fixed batch, or time-major)
+        # cannot be split along it
+        fixed = any(self.graph.values[i].shape and self.graph.values[i].shape[0] is not None
+                    for i in self.graph.inputs)
+        if n <= bs or fixed:
             return self._present(self._executor.run(arrays))
         chunks = [self._executor.run([a[i:i + bs] for a in arrays]) for i in range(0, n, bs)]
         return self._present([np.concatenate(parts) for parts in zip(*chunks)])

@@ -186,7 +186,38 @@ def _preprocessing() -> list[Case]:
     ]
 
 
+def _onnx_general() -> list[Case]:
+    """The general elementwise and indexing ops the ONNX reader emits."""
+    idx = In(np.array([[2, 0], [1, -1]], np.int64), const=True)
+    cases = [Case("Math", (x(3, 4, low=0.1, high=2.0),), {"fn": fn}, id=fn)
+             for fn in ("sqrt", "log", "neg", "abs", "reciprocal", "floor", "ceil", "erf",
+                        "sin", "cos", "sign", "round")]
+    return cases + [
+        Case("Pow", (x(3, 4, low=0.1, high=2.0), c(4))),
+        Case("Where", (x(3, 4), x(3, 4), In(RNG.uniform(size=(N, 3, 4)) > 0.5))),
+        *[Case("Compare", (x(3, 4), x(1, 4)), {"mode": m}, id=m)
+          for m in ("equal", "less", "less_equal", "greater", "greater_equal")],
+        Case("Logic", (In(RNG.uniform(size=(N, 3)) > 0.5),), {"mode": "not"}, id="not"),
+        Case("Logic", (In(RNG.uniform(size=(N, 3)) > 0.5), In(RNG.uniform(size=(N, 3)) > 0.5)),
+             {"mode": "xor"}, id="xor"),
+        Case("Slice", (x(5, 6),), {"starts": [1, -1], "ends": [4, -7], "axes": [1, 2],
+                                   "steps": [2, -2]}),
+        Case("Take", (x(3, 4), idx), {"axis": 2}),
+        Case("Tile", (x(3, 2),), {"repeats": [1, 2, 3]}),
+        Case("Mod", (x(3, 4), x(3, 4, low=0.5, high=2.0)), {"fmod": False}, id="mod"),
+        Case("Mod", (x(3, 4), x(3, 4, low=0.5, high=2.0)), {"fmod": True}, id="fmod"),
+        Case("Arg", (x(3, 4),), {"axis": 2, "keepdims": True, "mode": "max"}, id="max"),
+        Case("Arg", (In(np.round(RNG.uniform(0, 2, (N, 3, 4))).astype(np.float32)),),
+             {"axis": 1, "keepdims": False, "mode": "min", "last": True}, id="min-last"),
+        Case("TakeAlong", (x(3, 4), In(np.array([[[2, 0, 1, -1]]] * N, np.int64))),
+             {"axis": 1}),
+        Case("CumSum", (x(3, 4),), {"axis": 2, "exclusive": True, "reverse": True}),
+        Case("Trilu", (x(3, 4),), {"k": 1, "upper": False}),
+        Case("SpatialPad", (x(4, 5, 3),), {"margins": [[1, 0], [2, 1]], "value": -1.5}),
+    ]
+
+
 def all_cases() -> list[Case]:
     """Every example, in family order."""
     return (_activations() + _arithmetic() + _spatial() + _shape_ops() + _masks()
-            + _recurrent() + _preprocessing())
+            + _recurrent() + _preprocessing() + _onnx_general())

@@ -178,6 +178,16 @@ def _run(case: Case, engines: list[str], batches: list[int], repeats: int, warmu
     case.extra["input_names"] = [s[0] for s in specs]
     case.extra["input_shapes"] = [s[1] for s in specs]
     rows: dict[str, dict] = result["engines"]
+    paths = _prepare_engines(case, engines, rows, log)
+    for batch in batches:
+        _time_batch(case, specs, batch, paths, rows, (warmup, repeats, budget), log)
+    if cold:
+        _cold(case, paths, specs, rows, log)
+
+
+def _prepare_engines(case: Case, engines: list[str], rows: dict, log) -> dict[str, str]:
+    """Convert the model for every engine (a row each: ok, skipped or failed); the paths of
+    the engines that are ready."""
     paths: dict[str, str] = {}
     for name in engines:
         engine = ENGINES[name]
@@ -199,27 +209,32 @@ def _run(case: Case, engines: list[str], batches: list[int], repeats: int, warmu
             row.update(status="skipped", note=str(exc))
         except Exception as exc:
             row.update(status="failed", note=f"{type(exc).__name__}: {str(exc)[:300]}")
-    for batch in batches:
-        xs = make_inputs(specs, batch)
-        runners = {}
-        for name, path in paths.items():
-            if rows[name]["status"] != "ok":
-                continue
-            try:
-                runners[name] = ENGINES[name].runner(path, case, batch)
-            except Exception as exc:
-                rows[name].update(status="failed", note=f"{type(exc).__name__}: {exc}")
-        log(f"batch {batch}: timing {', '.join(runners)}")
-        stats, outs = time_runners(runners, xs, warmup, repeats, budget)
-        ref = outs.get("keras", outs.get("numpy"))
-        if case.keras_model is not None and "keras" not in outs:
-            ref = ENGINES["keras"].runner(case.keras_path, case, batch)(xs)
-        for name, st in stats.items():
-            rows[name].setdefault("latency", {})[str(batch)] = st
-            if ref is not None:
-                rows[name].setdefault("max_error", {})[str(batch)] = _max_error(outs[name], ref)
-    if cold:
-        _cold(case, paths, specs, rows, log)
+    return paths
+
+
+def _time_batch(case: Case, specs: list, batch: int, paths: dict[str, str], rows: dict,
+                timing: tuple, log) -> None:
+    """Time every ready engine at ``batch`` (``timing``: warmup, repeats, budget) and record
+    latency and the largest error against Keras (or the NumPy runtime)."""
+    warmup, repeats, budget = timing
+    xs = make_inputs(specs, batch)
+    runners = {}
+    for name, path in paths.items():
+        if rows[name]["status"] != "ok":
+            continue
+        try:
+            runners[name] = ENGINES[name].runner(path, case, batch)
+        except Exception as exc:
+            rows[name].update(status="failed", note=f"{type(exc).__name__}: {exc}")
+    log(f"batch {batch}: timing {', '.join(runners)}")
+    stats, outs = time_runners(runners, xs, warmup, repeats, budget)
+    ref = outs.get("keras", outs.get("numpy"))
+    if case.keras_model is not None and "keras" not in outs:
+        ref = ENGINES["keras"].runner(case.keras_path, case, batch)(xs)
+    for name, st in stats.items():
+        rows[name].setdefault("latency", {})[str(batch)] = st
+        if ref is not None:
+            rows[name].setdefault("max_error", {})[str(batch)] = _max_error(outs[name], ref)
 
 
 def _cold(case: Case, paths: dict[str, str], specs: list, rows: dict, log) -> None:

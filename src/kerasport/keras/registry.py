@@ -7,6 +7,7 @@ of the layer's input tensors and returning those of its outputs. Register it wit
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -82,9 +83,14 @@ def register_converter(*class_names: str, replace: bool = False, cast_inputs: bo
     return deco
 
 
+# the package whose modules hold the built-in converters, one per layer family
+BUILTIN_CONVERTERS = "kerasport.keras.layers"
+
 def load_builtin_converters() -> None:
-    """Import the built-in converter modules (they register themselves)."""
-    import kerasport.keras.layers  # noqa: F401
+    """Import the built-in converter modules (they register themselves). By name, as
+    ops.registry loads the op families: the converter modules import this registry, never the
+    other way round."""
+    importlib.import_module(BUILTIN_CONVERTERS)
 
 
 # modules of Keras 3 operations recorded in functional models (keras.ops calls, and the

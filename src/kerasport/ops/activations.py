@@ -10,8 +10,10 @@ from kerasport.errors import KerasportError
 from kerasport.ops.common import same_shape
 from kerasport.ops.registry import UNARY, Traits, op
 
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_SCALE = 1.0507009873554804934193349852946
+# SELU's constants (Klambauer et al. 2017), the one place they are written: kernels, standalone
+# code and every target use these
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
 # arrays of at least this many elements take the paths that are faster on large data but
 # carry more fixed overhead per call
 _LARGE = 16384
@@ -60,8 +62,8 @@ def Elu(x, alpha=1.0):
 @op("Selu", shape=same_shape, traits=UNARY)
 def Selu(x):
     """scale * elu(x, alpha) with the self-normalising constants."""
-    neg = np.float32(_SELU_ALPHA) * np.expm1(np.minimum(x, 0))
-    return (np.float32(_SELU_SCALE) * np.where(x > 0, x, neg)).astype(x.dtype, copy=False)
+    neg = np.float32(SELU_ALPHA) * np.expm1(np.minimum(x, 0))
+    return (np.float32(SELU_SCALE) * np.where(x > 0, x, neg)).astype(x.dtype, copy=False)
 
 
 def _erf(x):

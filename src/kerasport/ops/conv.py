@@ -254,3 +254,19 @@ def ConvTranspose(x, kernel, bias=None, strides=(1,), dilations=(1,), padding="v
     if bias is not None:
         y = y + bias
     return np.ascontiguousarray(y)
+
+
+def _spatial_pad(shapes, margins=((0, 0),), value=0.0):
+    """(N, *S, C) -> (N, *(S + before + after), C)."""
+    x = shapes[0]
+    if x is None:
+        return [None]
+    grown = (None if d is None else d + b + a for d, (b, a) in zip(x[1:-1], margins))
+    return [(x[0], *grown, x[-1])]
+
+
+@op("SpatialPad", shape=_spatial_pad)
+def SpatialPad(x, margins=((0, 0),), value=0.0):
+    """x (N, *S, C) with (before, after) ``margins`` per spatial axis filled with ``value``
+    (explicit padding before a convolution or a pool)."""
+    return pad_spatial(x, [tuple(m) for m in margins], value)

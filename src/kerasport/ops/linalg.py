@@ -86,3 +86,32 @@ def _einsum(shapes, equation=""):
 def Einsum(*xs, equation=""):
     """np.einsum(equation, *xs) (EinsumDense, Dot, sums over an axis)."""
     return np.einsum(equation, *xs, optimize=len(xs) > 1).astype(xs[0].dtype, copy=False)
+
+
+def _cum_sum(shapes, axis=0, exclusive=False, reverse=False):
+    """Same shape."""
+    return [shapes[0]]
+
+
+@op("CumSum", shape=_cum_sum, traits=Traits(batch="axis_attrs"))
+def CumSum(x, axis=0, exclusive=False, reverse=False):
+    """Running sum along ``axis`` (from the end with ``reverse``; each element left out of
+    its own sum with ``exclusive``)."""
+    if reverse:
+        x = np.flip(x, axis)
+    y = np.cumsum(x, axis=axis, dtype=x.dtype)
+    if exclusive:
+        y = y - x
+    return np.flip(y, axis) if reverse else y
+
+
+def _trilu(shapes, k=0, upper=True):
+    """Same shape."""
+    return [shapes[0]]
+
+
+@op("Trilu", shape=_trilu)
+def Trilu(x, k=0, upper=True):
+    """The upper (or lower) triangle of the last two axes from diagonal ``k``; zeros
+    elsewhere."""
+    return np.triu(x, k) if upper else np.tril(x, k)

@@ -54,3 +54,21 @@ def Reduce(x, mode="mean", axes=(1,), keepdims=False):
     """Mean or max over ``axes`` (global pooling)."""
     fn = np.mean if mode == "mean" else np.max
     return fn(x, axis=tuple(axes), keepdims=keepdims).astype(x.dtype, copy=False)
+
+
+def _arg(shapes, axis=0, keepdims=True, mode="max", last=False, dtype="int64"):
+    """``axis`` dropped, or kept as 1 with ``keepdims``."""
+    return _reduce(shapes, axes=(axis,), keepdims=keepdims)
+
+
+@op("Arg", shape=_arg, traits=Traits(batch="axis_attrs"))
+def Arg(x, axis=0, keepdims=True, mode="max", last=False, dtype="int64"):
+    """Index of the largest (``mode`` max) or smallest value along ``axis``, the first one
+    (or the last one with ``last``) among equals, as int64."""
+    if last:
+        x = np.flip(x, axis=axis)
+    y = np.argmax(x, axis=axis) if mode == "max" else np.argmin(x, axis=axis)
+    if last:
+        y = x.shape[axis] - 1 - y
+    y = y.astype(np.int64)
+    return np.expand_dims(y, axis) if keepdims else y

@@ -156,3 +156,67 @@ def _expand_dims(shapes, axis=-1):
 def ExpandDims(x, axis=-1):
     """``x`` with a new axis of size 1 at ``axis``."""
     return np.expand_dims(x, axis)
+
+
+# ---- general indexing (what ONNX graphs use beyond Keras' layers) ----------------------------
+def _slice(shapes, starts=(0,), ends=(0,), axes=(0,), steps=(1,)):
+    """Each sliced axis takes len(range(*slice(start, end, step).indices(size))); a free dim
+    stays free."""
+    x = list(shapes[0]) if shapes[0] is not None else None
+    if x is None:
+        return [None]
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        if x[a] is not None:
+            x[a] = len(range(*slice(s, e, st).indices(x[a])))
+    return [tuple(x)]
+
+
+@op("Slice", shape=_slice, traits=Traits(batch="axis_attrs"))
+def Slice(x, starts=(0,), ends=(0,), axes=(0,), steps=(1,)):
+    """x[start:end:step] along each of ``axes`` (Python slice rules, ends clamped)."""
+    index = [slice(None)] * x.ndim
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        index[a] = slice(s, e, st)
+    return x[tuple(index)]
+
+
+def _take(shapes, axis=0):
+    """x (..., D, ...) and indices (I...) -> (..., I..., ...) at ``axis``."""
+    x, idx = shapes
+    if x is None or idx is None:
+        return [None]
+    a = axis % len(x)
+    return [(*x[:a], *idx, *x[a + 1:])]
+
+
+@op("Take", shape=_take, traits=Traits(batch="axis_attrs"))
+def Take(x, indices, axis=0):
+    """Elements of x at integer ``indices`` along ``axis`` (negative indices count back)."""
+    return np.take(x, indices, axis=axis)
+
+
+def _tile(shapes, repeats=(1,)):
+    """Each dim multiplied by its repeat count."""
+    x = shapes[0]
+    if x is None:
+        return [None]
+    return [tuple(None if d is None else d * r for d, r in zip(x, repeats))]
+
+
+@op("Tile", shape=_tile, traits=Traits(batch="axis_attrs"))
+def Tile(x, repeats=(1,)):
+    """x repeated ``repeats[i]`` times along each axis i (batch included)."""
+    return np.tile(x, repeats)
+
+
+def _take_along(shapes, axis=0):
+    """The indices' shape."""
+    return [shapes[1]]
+
+
+@op("TakeAlong", shape=_take_along, traits=Traits(batch="axis_attrs"))
+def TakeAlong(x, indices, axis=0):
+    """x at ``indices`` along ``axis``, element by element (indices has x's rank; negative
+    indices count back)."""
+    idx = np.where(indices < 0, indices + x.shape[axis], indices)
+    return np.take_along_axis(x, idx, axis=axis)

@@ -9,7 +9,6 @@ context.py). The model is checked with ``onnx.checker.check_model(full_check=Tru
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from kerasport.errors import KerasportError, MissingExtraError
@@ -17,8 +16,6 @@ from kerasport.io import atomic_write
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 13
-_FAMILIES = ("conv", "elementwise", "norm", "shape", "recurrent", "sequence",
-             "attention", "conv_recurrent", "preprocessing", "activations")
 
 
 def _require_onnx():
@@ -31,11 +28,9 @@ def _require_onnx():
 
 
 def _emitters() -> dict:
-    from kerasport.export.onnx.context import EMITTERS
+    from kerasport.export.onnx.context import load_emitters
 
-    for family in _FAMILIES:
-        importlib.import_module(f"kerasport.export.onnx.{family}")
-    return EMITTERS
+    return load_emitters()
 
 
 def supported_ops() -> list[str]:
@@ -57,42 +52,48 @@ def unavailable_ops() -> dict[str, str]:
     return dict(UNAVAILABLE)
 
 
-def to_onnx(model: Any, opset: int = DEFAULT_OPSET, batch_size: int | None = None,
-            inputs_as_nchw: bool = False):
-    """The ONNX ModelProto for a kerasport Model (checked, not written)."""
-    onnx = _require_onnx()
-    from onnx import helper
-
-    from kerasport.export.onnx.context import CF, CL, ExportContext, to_cf
-    from kerasport.export.onnx.helpers import onnx_dtype
+def _check_exportable(graph: Any, opset: int, emitters: dict) -> None:
+    """Refuse an opset the installed onnx package does not know, and ops without an emitter
+    (every one, with the layer it came from), before anything is built."""
+    import onnx
 
     newest = onnx.defs.onnx_opset_version()
     if not MIN_OPSET <= opset <= newest:
         raise KerasportError(f"opset {opset} is not supported: choose {MIN_OPSET} to {newest} "
                              "(the newest the installed onnx package knows)")
-    emitters = _emitters()
-    graph = model.graph
     missing = sorted({(n.op, n.layer) for n in graph.nodes if n.op not in emitters})
     if missing:
         raise KerasportError("these ops have no ONNX mapping yet: " + ", ".join(
             f"{op} (from layer '{layer}'{_why(op)})" for op, layer in missing))
-    ctx = ExportContext(graph, opset)
-    batch = batch_size if batch_size else "batch"
 
-    def dims(name: str, shape, perm=None) -> list:
-        out = [batch] + [f"{name}_d{i}" if d is None else d for i, d in enumerate(shape)
-                         if i > 0]
-        return [out[p] for p in perm] if perm else out
+
+def _dims(batch: int | str, name: str, shape: tuple, perm=None) -> list:
+    """ONNX dims of a value: the batch (fixed or named), free dims named after ``name``."""
+    out = [batch] + [f"{name}_d{i}" if d is None else d for i, d in enumerate(shape) if i > 0]
+    return [out[p] for p in perm] if perm else out
+
+
+def _graph_inputs(ctx: Any, batch: int | str, inputs_as_nchw: bool) -> list:
+    """The ONNX graph inputs (channels-first for rank >= 3 with ``inputs_as_nchw``)."""
+    from onnx import helper
+
+    from kerasport.export.onnx.context import CF, CL, to_cf
+    from kerasport.export.onnx.helpers import onnx_dtype
 
     inputs = []
-    for v in graph.inputs:
-        value = graph.values[v]
+    for v in ctx.graph.inputs:
+        value = ctx.graph.values[v]
         rank = len(value.shape)
         nchw = inputs_as_nchw and rank >= 3
-        inputs.append(helper.make_tensor_value_info(
-            v, onnx_dtype(value.dtype), dims(v, value.shape, to_cf(rank) if nchw else None)))
+        inputs.append(helper.make_tensor_value_info(v, onnx_dtype(value.dtype), _dims(
+            batch, v, value.shape, to_cf(rank) if nchw else None)))
         ctx.set(v, v, CF if nchw else CL)
-    for node in graph.nodes:
+    return inputs
+
+
+def _emit_nodes(ctx: Any, emitters: dict) -> None:
+    """Run the emitter of every IR node in order; an unexpected failure names op and layer."""
+    for node in ctx.graph.nodes:
         ctx.layer = node.layer
         try:
             emitters[node.op](ctx, node)
@@ -101,6 +102,16 @@ def to_onnx(model: Any, opset: int = DEFAULT_OPSET, batch_size: int | None = Non
         except Exception as exc:
             raise KerasportError(f"ONNX export of op {node.op} (layer '{node.layer}') failed: "
                                  f"{exc}") from exc
+
+
+def _graph_outputs(ctx: Any, batch: int | str) -> list:
+    """The ONNX graph outputs: an Identity per IR output, named like it (made unique)."""
+    from onnx import helper
+
+    from kerasport.export.onnx.context import CL
+    from kerasport.export.onnx.helpers import onnx_dtype
+
+    graph = ctx.graph
     outputs, seen = [], set()
     taken = {o for n in ctx.nodes for o in n.output} | set(ctx.initializers)
     for v, name in zip(graph.outputs, graph.output_names):
@@ -113,9 +124,29 @@ def to_onnx(model: Any, opset: int = DEFAULT_OPSET, batch_size: int | None = Non
         ctx.nodes.append(helper.make_node("Identity", [src], [name], name=f"{name}/output"))
         value = graph.values[v]
         outputs.append(helper.make_tensor_value_info(name, onnx_dtype(value.dtype),
-                                                     dims(name, value.shape)))
+                                                     _dims(batch, name, value.shape)))
+    return outputs
+
+
+def to_onnx(model: Any, opset: int = DEFAULT_OPSET, batch_size: int | None = None,
+            inputs_as_nchw: bool = False):
+    """The ONNX ModelProto for a kerasport Model (checked, not written)."""
+    onnx = _require_onnx()
+    from onnx import helper
+
+    from kerasport.export.onnx.context import ExportContext
+    from kerasport.export.onnx.passes import plan_export
+
+    emitters = _emitters()
+    _check_exportable(model.graph, opset, emitters)
+    graph, plan = plan_export(model.graph)
+    ctx = ExportContext(graph, opset, plan)
+    batch = batch_size if batch_size else "batch"
+    inputs = _graph_inputs(ctx, batch, inputs_as_nchw)
+    _emit_nodes(ctx, emitters)
+    outputs = _graph_outputs(ctx, batch)
     initializers = [onnx.numpy_helper.from_array(a, n) for n, a in ctx.initializers.items()]
-    proto = helper.make_graph(ctx.nodes, graph.name, inputs, outputs, initializers)
+    proto = helper.make_graph(ctx.nodes, ctx.graph.name, inputs, outputs, initializers)
     onnx_model = helper.make_model(proto, opset_imports=[helper.make_opsetid("", opset)],
                                    producer_name="kerasport")
     onnx_model.ir_version = min(onnx_model.ir_version, 10)

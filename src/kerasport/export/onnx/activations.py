@@ -1,18 +1,21 @@
-"""ONNX forms of the activation ops as compositions of standard ONNX ops that follow the
-runtime's kernels: the emitters of Keras 3's newer activations (celu, hard_tanh, log_sigmoid,
+"""ONNX emitters for the activation ops (layout-agnostic: they run in whichever layout their
+input already has): native ONNX ops where they exist, else compositions of standard ONNX ops
+that follow the runtime's kernels (Keras 3's newer activations: celu, hard_tanh, log_sigmoid,
 sparse_plus, sparse_sigmoid, squareplus, tanh_shrink, hard_shrink, soft_shrink, threshold),
 and every activation spec of a recurrent layer exported as a Scan (``compose_spec``)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from kerasport.errors import KerasportError
 from kerasport.export.onnx.context import ExportContext, emitter
-from kerasport.export.onnx.helpers import scalar
+from kerasport.export.onnx.helpers import scalar, unary_input
 from kerasport.ir.graph import Node
+from kerasport.ops.activations import SELU_ALPHA, SELU_SCALE
 
 COMPOSED = ("Celu", "HardTanh", "LogSigmoid", "SparsePlus", "SparseSigmoid", "Squareplus",
             "TanhShrink", "HardShrink", "SoftShrink", "Threshold")
@@ -58,8 +61,6 @@ def compose(ctx: Any, op: str, x: str, out: str, attrs: dict[str, Any]) -> str:
     raise ValueError(f"no ONNX composition for activation op {op!r}")
 
 
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_GAMMA = 1.0507009873554804934193349852946
 # ONNX ops that compute an IR activation op with the same attributes
 _DIRECT = {"Tanh": "Tanh", "Sigmoid": "Sigmoid", "Softplus": "Softplus", "Softsign": "Softsign"}
 
@@ -78,7 +79,7 @@ def _compose_common(ctx: Any, op: str, x: str, out: str, attrs: dict[str, Any]) 
     if op == "Elu":
         return ctx.add("Elu", [x], out, alpha=float(attrs.get("alpha", 1.0)))
     if op == "Selu":
-        return ctx.add("Selu", [x], out, alpha=_SELU_ALPHA, gamma=_SELU_GAMMA)
+        return ctx.add("Selu", [x], out, alpha=SELU_ALPHA, gamma=SELU_SCALE)
     if op == "Silu":
         return ctx.add("Mul", [x, ctx.add("Sigmoid", [x], f"{out}/sigmoid")], out)
     if op == "HardSilu":
@@ -128,3 +129,177 @@ def glu(ctx: ExportContext, node: Node) -> None:
     a = ctx.add("Slice", [xin, ctx.ints([0]), ctx.ints([half]), ctx.ints([axis])], f"{out}/a")
     b = ctx.add("Slice", [xin, ctx.ints([half]), ctx.ints([size]), ctx.ints([axis])], f"{out}/b")
     ctx.set(out, ctx.add("Mul", [a, ctx.add("Sigmoid", [b], f"{out}/sigmoid")], out), layout)
+
+
+_SIMPLE = {"Sigmoid": "Sigmoid", "Softplus": "Softplus", "Softsign": "Softsign",
+           "Tanh": "Tanh", "Exp": "Exp"}
+
+
+@emitter(*_SIMPLE)
+def simple(ctx: ExportContext, node: Node) -> None:
+    """One-to-one activations."""
+    x, layout = unary_input(ctx, node)
+    ctx.set(node.outputs[0], ctx.add(_SIMPLE[node.op], [x], node.outputs[0]), layout)
+
+
+@emitter("Relu")
+def relu(ctx: ExportContext, node: Node) -> None:
+    """Keras' relu(max_value, negative_slope, threshold) from Relu/Clip/Where pieces."""
+    a = node.attrs
+    x, layout = unary_input(ctx, node)
+    out = node.outputs[0]
+    max_value, slope = a.get("max_value"), float(a.get("negative_slope") or 0.0)
+    threshold = float(a.get("threshold") or 0.0)
+    if slope and max_value is None and not threshold:
+        y = ctx.add("LeakyRelu", [x], out, alpha=slope)
+    elif not slope and not threshold:
+        y = ctx.add("Relu", [x], out) if max_value is None else ctx.add(
+            "Clip", [x, scalar(ctx, 0.0), scalar(ctx, max_value)], out)
+    else:
+        if threshold:
+            above = ctx.add("Greater", [x, scalar(ctx, threshold)], f"{out}/above")
+            y = ctx.add("Where", [above, x, scalar(ctx, 0.0)], f"{out}/thresholded")
+        else:
+            y = ctx.add("Relu", [x], f"{out}/relu")
+        if max_value is not None:
+            y = ctx.add("Min", [y, scalar(ctx, max_value)], f"{out}/clip")
+        if slope:
+            neg = ctx.add("Relu", [ctx.add("Sub", [scalar(ctx, threshold), x], f"{out}/t-x")],
+                          f"{out}/neg")
+            y = ctx.add("Sub", [y, ctx.add("Mul", [neg, scalar(ctx, slope)], f"{out}/slope")],
+                        out)
+    ctx.set(out, y, layout)
+
+
+@emitter("LeakyRelu")
+def leaky_relu(ctx: ExportContext, node: Node) -> None:
+    """LeakyRelu(alpha)."""
+    x, layout = unary_input(ctx, node)
+    ctx.set(node.outputs[0], ctx.add("LeakyRelu", [x], node.outputs[0],
+                                     alpha=float(node.attrs.get("alpha", 0.2))), layout)
+
+
+@emitter("Elu")
+def elu(ctx: ExportContext, node: Node) -> None:
+    """Elu(alpha)."""
+    x, layout = unary_input(ctx, node)
+    ctx.set(node.outputs[0], ctx.add("Elu", [x], node.outputs[0],
+                                     alpha=float(node.attrs.get("alpha", 1.0))), layout)
+
+
+@emitter("Selu")
+def selu(ctx: ExportContext, node: Node) -> None:
+    """Selu with Keras' constants."""
+    x, layout = unary_input(ctx, node)
+    ctx.set(node.outputs[0], ctx.add("Selu", [x], node.outputs[0], alpha=SELU_ALPHA,
+                                     gamma=SELU_SCALE), layout)
+
+
+@emitter("HardSigmoid")
+def hard_sigmoid(ctx: ExportContext, node: Node) -> None:
+    """HardSigmoid(alpha=slope, beta=offset)."""
+    x, layout = unary_input(ctx, node)
+    ctx.set(node.outputs[0], ctx.add(
+        "HardSigmoid", [x], node.outputs[0], alpha=float(node.attrs.get("slope", 1 / 6)),
+        beta=float(node.attrs.get("offset", 0.5))), layout)
+
+
+@emitter("HardSilu")
+def hard_silu(ctx: ExportContext, node: Node) -> None:
+    """x * relu6(x + 3) / 6 = HardSwish (opset 14), else x * HardSigmoid(x)."""
+    x, layout = unary_input(ctx, node)
+    out = node.outputs[0]
+    if ctx.opset >= 14:
+        y = ctx.add("HardSwish", [x], out)
+    else:
+        gate = ctx.add("HardSigmoid", [x], f"{out}/gate", alpha=1.0 / 6.0, beta=0.5)
+        y = ctx.add("Mul", [x, gate], out)
+    ctx.set(out, y, layout)
+
+
+@emitter("Silu")
+def silu(ctx: ExportContext, node: Node) -> None:
+    """x * sigmoid(x)."""
+    x, layout = unary_input(ctx, node)
+    s = ctx.add("Sigmoid", [x], f"{node.outputs[0]}/sigmoid")
+    ctx.set(node.outputs[0], ctx.add("Mul", [x, s], node.outputs[0]), layout)
+
+
+@emitter("Mish")
+def mish(ctx: ExportContext, node: Node) -> None:
+    """Mish (opset 18), else x * tanh(softplus(x))."""
+    x, layout = unary_input(ctx, node)
+    out = node.outputs[0]
+    if ctx.opset >= 18:
+        y = ctx.add("Mish", [x], out)
+    else:
+        sp = ctx.add("Softplus", [x], f"{out}/softplus")
+        y = ctx.add("Mul", [x, ctx.add("Tanh", [sp], f"{out}/tanh")], out)
+    ctx.set(out, y, layout)
+
+
+@emitter("Gelu")
+def gelu(ctx: ExportContext, node: Node) -> None:
+    """Gelu (opset 20), else composed from Erf or Tanh."""
+    x, layout = unary_input(ctx, node)
+    out = node.outputs[0]
+    approximate = bool(node.attrs.get("approximate", False))
+    if ctx.opset >= 20:
+        y = ctx.add("Gelu", [x], out, approximate="tanh" if approximate else "none")
+    elif approximate:
+        cube = ctx.add("Mul", [ctx.add("Mul", [x, x], f"{out}/sq"), x], f"{out}/cube")
+        inner = ctx.add("Add", [x, ctx.add("Mul", [cube, scalar(ctx, 0.044715)],
+                                           f"{out}/c3")], f"{out}/inner")
+        t = ctx.add("Tanh", [ctx.add("Mul", [inner, scalar(ctx, math.sqrt(2 / math.pi))],
+                                     f"{out}/scaled")], f"{out}/tanh")
+        half = ctx.add("Mul", [x, scalar(ctx, 0.5)], f"{out}/half")
+        y = ctx.add("Mul", [half, ctx.add("Add", [t, scalar(ctx, 1.0)], f"{out}/1+t")], out)
+    else:
+        e = ctx.add("Erf", [ctx.add("Mul", [x, scalar(ctx, 1 / math.sqrt(2))], f"{out}/s")],
+                    f"{out}/erf")
+        half = ctx.add("Mul", [x, scalar(ctx, 0.5)], f"{out}/half")
+        y = ctx.add("Mul", [half, ctx.add("Add", [e, scalar(ctx, 1.0)], f"{out}/1+erf")], out)
+    ctx.set(out, y, layout)
+
+
+def _softmax(ctx: ExportContext, node: Node, log: bool) -> None:
+    x = node.inputs[0]
+    rank = ctx.rank(x)
+    layout = ctx.preferred([x])
+    axis = node.attrs.get("axis", -1)
+    axes = sorted({ctx.axis(a, rank, layout) for a in (axis if isinstance(axis, list)
+                                                        else [axis])})
+    xin = ctx.get(x, layout)
+    out = node.outputs[0]
+    if len(axes) == 1:
+        y = ctx.add("LogSoftmax" if log else "Softmax", [xin], out, axis=axes[0])
+    else:
+        m = ctx.reduce("ReduceMax", xin, axes, True, f"{out}/max")
+        shifted = ctx.add("Sub", [xin, m], f"{out}/shifted")
+        e = ctx.add("Exp", [shifted], f"{out}/exp")
+        s = ctx.reduce("ReduceSum", e, axes, True, f"{out}/sum")
+        y = (ctx.add("Sub", [shifted, ctx.add("Log", [s], f"{out}/log")], out) if log
+             else ctx.add("Div", [e, s], out))
+    ctx.set(out, y, layout)
+
+
+@emitter("Softmax")
+def softmax(ctx: ExportContext, node: Node) -> None:
+    """Softmax over one axis (native) or several (composed)."""
+    _softmax(ctx, node, log=False)
+
+
+@emitter("LogSoftmax")
+def log_softmax(ctx: ExportContext, node: Node) -> None:
+    """LogSoftmax over one axis (native) or several (composed)."""
+    _softmax(ctx, node, log=True)
+
+
+@emitter("PRelu")
+def prelu(ctx: ExportContext, node: Node) -> None:
+    """relu(x) - alpha * relu(-x) = PRelu with alpha laid out like x."""
+    rank = ctx.rank(node.outputs[0])
+    layout = ctx.preferred([node.inputs[0]])
+    y = ctx.add("PRelu", [ctx.get(node.inputs[0], layout),
+                          ctx.operand(node.inputs[1], layout, rank)], node.outputs[0])
+    ctx.set(node.outputs[0], y, layout)

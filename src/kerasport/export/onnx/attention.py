@@ -14,110 +14,14 @@ with Add, Softmax runs over the flattened trailing axes, and Where zeroes masked
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from kerasport.export.onnx.context import CF, CL, ExportContext, emitter, to_cl
+from kerasport.export.onnx.context import CL, ExportContext, emitter
 from kerasport.export.onnx.helpers import BOOL, FLOAT, scalar
 from kerasport.ir.graph import Node
 
 # largest T * S of a causal / window mask stored as a constant (bytes of a bool initializer)
 _MAX_CONST_BAND = 1 << 16
-
-
-# -- MatMul, Einsum ---------------------------------------------------------------------------
-def _only_use_of_transpose(ctx: ExportContext, value: str) -> Any | None:
-    """The ONNX Transpose node that made ``value`` (channels-last) when this MatMul is the
-    value's only reader, so that the swap can be folded into its permutation."""
-    reads = sum(n.inputs.count(value) for n in ctx.graph.nodes)  # q @ q^T reads it twice
-    if value in ctx.graph.outputs or reads != 1 or (value, CL) not in ctx.where:
-        return None
-    name = ctx.where[(value, CL)]
-    if list(ctx.where.values()).count(name) > 1 or any(name in n.input for n in ctx.nodes):
-        return None  # the tensor also stands for another value or layout, or is already read
-    made = [n for n in ctx.nodes if name in n.output]
-    return made[0] if made and made[0].op_type == "Transpose" else None
-
-
-def _swap_last(ctx: ExportContext, value: str, base: str) -> str:
-    """``value`` with its last two axes swapped (a transposed constant for weights; folded
-    into the Transpose that made it, e.g. MultiHeadAttention's key heads)."""
-    key = (value, "swap_last")
-    if key not in ctx.where:
-        rank = ctx.rank(value)
-        perm = [*range(rank - 2), rank - 1, rank - 2]
-        producer = None if ctx.is_const(value) else _only_use_of_transpose(ctx, value)
-        if ctx.is_const(value):
-            arr = np.swapaxes(ctx.graph.constants[value], -1, -2)
-            ctx.where[key] = ctx.const(np.ascontiguousarray(arr), f"{value}__t")
-        elif producer is not None:
-            attr = next(at for at in producer.attribute if at.name == "perm")
-            attr.ints[:] = [attr.ints[p] for p in perm]
-            ctx.where[key] = ctx.where.pop((value, CL))  # no longer ``value`` as it was
-        elif (value, CL) not in ctx.where and CF in ctx.layouts(value) and rank >= 3:
-            back = to_cl(rank)  # held channels-first only: one Transpose straight from there
-            ctx.where[key] = ctx.add("Transpose", [ctx.where[(value, CF)]], f"{base}/b_t",
-                                     perm=[back[p] for p in perm])
-        else:
-            ctx.where[key] = ctx.add("Transpose", [ctx.get(value, CL)], f"{base}/b_t",
-                                     perm=perm)
-    return ctx.where[key]
-
-
-@emitter("MatMul")
-def matmul(ctx: ExportContext, node: Node) -> None:
-    """a @ b (leading axes broadcast), a @ swap(b) with ``transpose_b``."""
-    a, b = node.inputs[0], node.inputs[1]
-    out = node.outputs[0]
-    rhs = _swap_last(ctx, b, out) if node.attrs.get("transpose_b") else ctx.get(b, CL)
-    ctx.set(out, ctx.add("MatMul", [ctx.get(a, CL), rhs], out), CL)
-
-
-@emitter("Einsum")
-def einsum(ctx: ExportContext, node: Node) -> None:
-    """ONNX Einsum with the IR's equation (ellipsis included; ONNX Runtime runs every form the
-    converters write: EinsumDense, Dot, the score reductions of Attention, MHA's general
-    attention axes)."""
-    equation = str(node.attrs.get("equation", "")).replace(" ", "")
-    out = node.outputs[0]
-    plan = _as_matmul(ctx, node, equation)
-    if plan is not None:  # ONNX Runtime's Einsum is much slower than its MatMul
-        kept, contracted, free_w = plan
-        w = ctx.graph.constants[node.inputs[1]]
-        x = ctx.get(node.inputs[0], CL)
-        if ctx.rank(node.inputs[0]) != kept + 1:  # several contracted axes: flatten them
-            x = ctx.add("Reshape", [x, ctx.ints([0] * kept + [contracted], f"{out}/rows")],
-                        f"{out}/x2")
-        flat = ctx.const(np.ascontiguousarray(w.reshape(contracted, -1)), f"{out}/w2")
-        y = ctx.add("MatMul", [x, flat], f"{out}/mm")
-        if len(free_w) != 1:
-            y = ctx.add("Reshape", [y, ctx.ints([0] * kept + list(free_w), f"{out}/shape")],
-                        out)
-    else:
-        y = ctx.add("Einsum", [ctx.get(v, CL) for v in node.inputs], out, equation=equation)
-    ctx.set(out, y, CL)
-
-
-def _as_matmul(ctx: ExportContext, node: Node,
-               equation: str) -> tuple[int, int, tuple[int, ...]] | None:
-    """For ``x, w -> y`` with a constant ``w`` whose leading letters are x's trailing ones
-    (contracted) and y = x's other letters then w's others, in order (EinsumDense's usual
-    forms): (x's kept axes, contracted size, w's free dims); else None."""
-    if len(node.inputs) != 2 or not ctx.is_const(node.inputs[1]) or "..." in equation:
-        return None
-    ins, y = equation.split("->")
-    parts = ins.split(",")
-    if len(parts) != 2:
-        return None
-    xs, ws = parts
-    w = ctx.graph.constants[node.inputs[1]]
-    if len(set(xs)) != len(xs) or len(set(ws)) != len(ws):
-        return None  # a diagonal
-    k = len(set(xs) & set(ws))
-    if k < 1 or ws[:k] != xs[len(xs) - k:] or y != xs[:len(xs) - k] + ws[k:]:
-        return None
-    return len(xs) - k, int(np.prod(w.shape[:k])), tuple(int(d) for d in w.shape[k:])
 
 
 # -- MaskedSoftmax ----------------------------------------------------------------------------

@@ -1,28 +1,33 @@
-"""The state of one ONNX export: nodes, initializers, and where each IR value lives in which
-layout.
+"""The state of one ONNX export: nodes, initializers, the plan made by passes.py, and which
+ONNX tensor holds each IR value in which layout (``ExportContext.held``, a layouts.Layouts).
 
 IR tensors are channels-last ("cl"). ONNX convolutions want channels-first ("cf"). Each IR value
-can be held in either layout; asking for the other one inserts a Transpose once (cached), so a
+can be held in either layout; asking for the other one inserts a Transpose once (recorded), so a
 chain of conv / pool / BN / activation / add runs channels-first without transposes in between,
 and transposes appear only where a channels-last op (Dense, Flatten, Reshape...) needs them.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from kerasport.errors import KerasportError
+from kerasport.export.onnx.layouts import CF, CL, TM, Layouts
 from kerasport.ir.graph import Graph, Node
+from kerasport.ops.registry import FAMILIES
 
-CL, CF = "cl", "cf"
-TM = "tm"  # time-major: (N, T, ...) held as (T, N, ...), for the recurrent ops
+__all__ = ["CF", "CL", "TM", "ExportContext", "emitter", "to_cf", "to_cl", "unavailable"]
 
 EMITTERS: dict[str, Callable[[ExportContext, Node], None]] = {}
 # IR ops without an ONNX form: op -> the reason
 UNAVAILABLE: dict[str, str] = {}
+UNAVAILABLE_IN: dict[str, str] = {}  # op -> the module that declared it unavailable
 # ops whose emitters want time-major sequence inputs
 TIME_MAJOR: set[str] = set()
 
@@ -43,12 +48,38 @@ def emitter(*ops: str, time_major: bool = False):
     return deco
 
 
+def load_emitters() -> dict[str, Callable[[ExportContext, Node], None]]:
+    """Import the emitter modules, one per op family named like kerasport/ops (they register
+    themselves); the registry of op -> emitter."""
+    for family in FAMILIES:
+        importlib.import_module(f"kerasport.export.onnx.{family}")
+    return EMITTERS
+
+
 def unavailable(op: str, reason: str) -> None:
     """Record that IR op ``op`` has no ONNX form, and why (the conformance test asks every op
-    for an emitter or this entry)."""
+    for an emitter or this entry); call it in the emitter module of the op's family."""
     if op in EMITTERS or op in UNAVAILABLE:
         raise KerasportError(f"ONNX emitter for '{op}' registered twice")
     UNAVAILABLE[op] = reason
+    caller = inspect.currentframe().f_back  # type: ignore[union-attr]
+    UNAVAILABLE_IN[op] = caller.f_globals.get("__name__", "") if caller else ""
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """What passes.plan_export decided before the emitters run (empty: nothing planned).
+
+    - ``partners``: forward half's first output -> the backward half emitted with it as one
+      bidirectional ONNX op; ``backward_halves``: those backward halves' first outputs.
+    - ``time_major``: IR values produced time-major (they reach a recurrent op).
+    - ``compacted``: mask -> the native recurrent ops (first outputs) that read it compacted.
+    """
+
+    partners: dict[str, Node] = field(default_factory=dict)
+    backward_halves: frozenset[str] = frozenset()
+    time_major: frozenset[str] = frozenset()
+    compacted: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def to_cf(rank: int) -> list[int]:
@@ -64,7 +95,7 @@ def to_cl(rank: int) -> list[int]:
 class ExportContext:
     """Collects ONNX nodes and initializers while the IR graph is walked."""
 
-    def __init__(self, graph: Graph, opset: int):
+    def __init__(self, graph: Graph, opset: int, plan: ExportPlan | None = None):
         from onnx import helper
 
         self.helper = helper
@@ -72,7 +103,9 @@ class ExportContext:
         self.opset = opset
         self.nodes: list[Any] = []
         self.initializers: dict[str, np.ndarray] = {}
-        self.where: dict[tuple[str, str], str] = {}  # (IR value, layout) -> ONNX name
+        self.held = Layouts()  # which ONNX tensor holds which IR value in which layout
+        self.plan = plan or ExportPlan()
+        self.compactions: dict[str, Any] = {}  # mask -> its mask_compaction.Compacted
         self._used: set[str] = set(graph.values)
         self.layer = ""
 
@@ -124,45 +157,44 @@ class ExportContext:
         return value in self.graph.constants
 
     def layouts(self, value: str) -> list[str]:
-        """Layouts a value is already available in."""
-        return [lay for lay in (CF, CL) if (value, lay) in self.where]
+        """Batch-major layouts (CF, CL) a value is already available in."""
+        return self.held.spatial(value)
 
     def set(self, value: str, name: str, layout: str = CL) -> None:
         """Record that IR ``value`` is ONNX tensor ``name`` in ``layout``."""
-        self.where[(value, layout)] = name
+        self.held.hold(value, name, layout)
 
     def get(self, value: str, layout: str = CL) -> str:
         """ONNX name of ``value`` in ``layout``, transposing (once) if needed."""
-        if (value, layout) in self.where:
-            return self.where[(value, layout)]
-        if layout == TM or ((value, TM) in self.where and not self.layouts(value)):
+        held = self.held.name(value, layout)
+        if held is not None:
+            return held
+        if layout == TM or (self.held.holds(value, TM) and not self.layouts(value)):
             return self._swap_time(value, layout)
         if self.is_const(value):
             arr = self.graph.constants[value]
             if layout == CF and arr.ndim >= 3:
                 arr = np.transpose(arr, to_cf(arr.ndim))
             name = self.const(arr, value if layout == CL else f"{value}__cf")
-            self.where[(value, layout)] = name
+            self.held.hold(value, name, layout)
             return name
-        other = CF if layout == CL else CL
-        if (value, other) not in self.where:
+        other = self.held.name(value, CF if layout == CL else CL)
+        if other is None:
             raise KerasportError(f"value '{value}' was not produced before its use")
         rank = self.rank(value)
         if rank < 3:
-            self.where[(value, layout)] = self.where[(value, other)]
-            return self.where[(value, layout)]
+            self.held.hold(value, other, layout)
+            return other
         shape = self.shape(value)
         if all(d == 1 for d in shape[1:-1]) and shape[-1] is not None:
             # (N, 1, .., 1, C) and (N, C, 1, .., 1) hold the same bytes: a free Reshape
             target = [0, shape[-1], *[1] * (rank - 2)] if layout == CF else [0, *[1] * (
                 rank - 2), shape[-1]]
-            name = self.add("Reshape", [self.where[(value, other)], self.ints(target, "shape")],
-                            f"{value}__{layout}")
+            name = self.add("Reshape", [other, self.ints(target, "shape")], f"{value}__{layout}")
         else:
             perm = to_cf(rank) if layout == CF else to_cl(rank)
-            name = self.add("Transpose", [self.where[(value, other)]], f"{value}__{layout}",
-                            perm=perm)
-        self.where[(value, layout)] = name
+            name = self.add("Transpose", [other], f"{value}__{layout}", perm=perm)
+        self.held.hold(value, name, layout)
         return name
 
     def _swap_time(self, value: str, layout: str) -> str:
@@ -172,13 +204,13 @@ class ExportContext:
             name = self.const(np.transpose(self.graph.constants[value], perm), f"{value}__tm")
         elif layout == TM and CL not in self.layouts(value) and CF in self.layouts(value):
             cl = to_cl(len(perm))  # channels-first straight to time-major: one Transpose
-            name = self.add("Transpose", [self.where[(value, CF)]], f"{value}__tm",
+            name = self.add("Transpose", [self.held.name(value, CF)], f"{value}__tm",
                             perm=[cl[p] for p in perm])
         elif layout == TM:
             name = self.add("Transpose", [self.get(value, CL)], f"{value}__tm", perm=perm)
         else:
-            name = self.add("Transpose", [self.where[(value, TM)]], f"{value}__cl", perm=perm)
-        self.where[(value, TM if layout == TM else CL)] = name
+            name = self.add("Transpose", [self.held.name(value, TM)], f"{value}__cl", perm=perm)
+        self.held.hold(value, name, TM if layout == TM else CL)
         return name if layout in (TM, CL) else self.get(value, layout)
 
     def preferred(self, values: list[str]) -> str:
@@ -188,7 +220,7 @@ class ExportContext:
             if not self.is_const(v) and CF in self.layouts(v) and self.rank(v) >= 3:
                 return CF
         live = [v for v in values if not self.is_const(v)]
-        if live and all((v, TM) in self.where for v in live) and any(
+        if live and all(self.held.holds(v, TM) for v in live) and any(
                 CL not in self.layouts(v) for v in live):
             return TM  # sequences between recurrent ops stay time-major
         return CL
@@ -198,26 +230,27 @@ class ExportContext:
         constants are left-padded with 1s before being laid out."""
         if layout == CF and rank >= 3:
             if self.is_const(value):
-                arr = self.graph.constants[value]
-                if arr.ndim < rank:
-                    arr = arr.reshape((1,) * (rank - arr.ndim) + arr.shape)
-                key = (value, f"cf{rank}")
-                if key not in self.where:
-                    self.where[key] = self.const(np.transpose(arr, to_cf(rank)),
-                                                 f"{value}__cf")
-                return self.where[key]
+                return self._broadcast_const(value, layout, rank)
             if self.rank(value) < rank:
                 return self.get(value, CL)  # broadcasts only along the trailing axes
         if layout == TM and self.is_const(value):
-            arr = self.graph.constants[value]
-            if arr.ndim < rank - 1:
+            if self.graph.constants[value].ndim < rank - 1:
                 return self.get(value, CL)  # broadcasts along trailing axes, which TM keeps
-            key = (value, f"tm{rank}")
-            if key not in self.where:
-                arr = arr.reshape((1,) * (rank - arr.ndim) + arr.shape)
-                self.where[key] = self.const(np.swapaxes(arr, 0, 1), f"{value}__tm")
-            return self.where[key]
+            return self._broadcast_const(value, layout, rank)
         return self.get(value, layout)
+
+    def _broadcast_const(self, value: str, layout: str, rank: int) -> str:
+        """Constant ``value`` left-padded to ``rank`` and laid out in CF or TM (made once)."""
+        key = (value, layout, rank)
+        if key not in self.held.broadcast:
+            arr = self.graph.constants[value]
+            arr = arr.reshape((1,) * (rank - arr.ndim) + arr.shape)
+            if layout == CF:
+                arr, suffix = np.transpose(arr, to_cf(rank)), "cf"
+            else:
+                arr, suffix = np.swapaxes(arr, 0, 1), "tm"
+            self.held.broadcast[key] = self.const(arr, f"{value}__{suffix}")
+        return self.held.broadcast[key]
 
     def axis(self, axis: int, rank: int, layout: str) -> int:
         """A channels-last axis index in ``layout``."""

@@ -1,4 +1,5 @@
-"""ONNX emitters for convolutions, pooling, global pooling and Dense (channels-first convs)."""
+"""ONNX emitters for the convolutions: Conv, DepthwiseConv (a grouped Conv) and ConvTranspose,
+channels-first."""
 
 from __future__ import annotations
 
@@ -6,14 +7,9 @@ import numpy as np
 
 from kerasport.errors import KerasportError
 from kerasport.export.onnx.context import CF, CL, ExportContext, emitter
-from kerasport.export.onnx.helpers import conv_pads, onnx_conv_kernel
+from kerasport.export.onnx.helpers import onnx_conv_kernel, value_pads
 from kerasport.ir.graph import Node
 from kerasport.ops.conv import transpose_out_size
-
-
-def _pads(ctx: ExportContext, x: str, ksize, strides, dilations, padding) -> dict:
-    """ONNX pads (or auto_pad) for Keras padding on a channels-last value ``x``."""
-    return conv_pads(ctx.shape(x)[1:1 + len(ksize)], ksize, strides, dilations, padding)
 
 
 def _weight(ctx: ExportContext, node: Node, i: int) -> np.ndarray:
@@ -39,7 +35,7 @@ def conv(ctx: ExportContext, node: Node) -> None:
     y = ctx.add("Conv", [ctx.get(node.inputs[0], CF), kernel, *_bias(ctx, node)],
                 node.outputs[0], kernel_shape=list(w.shape[:r]), strides=strides,
                 dilations=dilations, group=a.get("groups", 1),
-                **_pads(ctx, node.inputs[0], w.shape[:r], strides, dilations,
+                **value_pads(ctx, node.inputs[0], w.shape[:r], strides, dilations,
                         a.get("padding", "valid")))
     ctx.set(node.outputs[0], y, CF)
 
@@ -57,7 +53,7 @@ def depthwise(ctx: ExportContext, node: Node) -> None:
     y = ctx.add("Conv", [ctx.get(node.inputs[0], CF), kernel, *_bias(ctx, node)],
                 node.outputs[0], kernel_shape=list(w.shape[:r]), strides=strides,
                 dilations=dilations, group=c,
-                **_pads(ctx, node.inputs[0], w.shape[:r], strides, dilations,
+                **value_pads(ctx, node.inputs[0], w.shape[:r], strides, dilations,
                         a.get("padding", "valid")))
     ctx.set(node.outputs[0], y, CF)
 
@@ -91,52 +87,17 @@ def conv_transpose(ctx: ExportContext, node: Node) -> None:
     ctx.set(node.outputs[0], y, CF)
 
 
-@emitter("Pool")
-def pool(ctx: ExportContext, node: Node) -> None:
-    """MaxPool / AveragePool (padding excluded from averages, as Keras)."""
-    a = node.attrs
-    size, strides = a.get("pool_size", [2]), a.get("strides", [2])
-    op = "MaxPool" if a.get("mode", "max") == "max" else "AveragePool"
-    y = ctx.add(op, [ctx.get(node.inputs[0], CF)], node.outputs[0], kernel_shape=size,
-                strides=strides, **_pads(ctx, node.inputs[0], size, strides, [1] * len(size),
-                                         a.get("padding", "valid")))
-    ctx.set(node.outputs[0], y, CF)
 
 
-@emitter("Reduce")
-def reduce(ctx: ExportContext, node: Node) -> None:
-    """Global pooling: ReduceMean/ReduceMax over the spatial axes."""
-    a = node.attrs
+@emitter("SpatialPad")
+def spatial_pad(ctx: ExportContext, node: Node) -> None:
+    """Pad of the spatial axes, in whichever layout the input is held (channels-first when it
+    is, like the convolution after it)."""
     x = node.inputs[0]
-    rank = ctx.rank(x)
-    axes = sorted(ax % rank for ax in a.get("axes", [1]))
-    keep = bool(a.get("keepdims", False))
-    op = "ReduceMean" if a.get("mode", "mean") == "mean" else "ReduceMax"
-    spatial = list(range(1, rank - 1))
-    if rank >= 3 and axes == spatial and CF in ctx.layouts(x):
-        # global pooling of (N, C, *S): GlobalAveragePool/GlobalMaxPool give (N, C, 1, ..)
-        glob = "GlobalAveragePool" if op == "ReduceMean" else "GlobalMaxPool"
-        out = node.outputs[0]
-        y = ctx.add(glob, [ctx.get(x, CF)], out if keep else f"{out}/pooled")
-        if not keep:
-            y = ctx.add("Flatten", [y], out, axis=1)
-        ctx.set(out, y, CF if keep else CL)
-        return
-    y = ctx.reduce(op, ctx.get(x, CL), axes, keep, node.outputs[0])
-    ctx.set(node.outputs[0], y, CL)
-
-
-@emitter("Dense")
-def dense(ctx: ExportContext, node: Node) -> None:
-    """MatMul (+ Add bias) over the last axis."""
-    w = ctx.get(node.inputs[1], CL)
-    if ctx.rank(node.inputs[0]) == 2 and len(node.inputs) > 2:
-        y = ctx.add("Gemm", [ctx.get(node.inputs[0], CL), w, ctx.get(node.inputs[2], CL)],
-                    node.outputs[0])
-        ctx.set(node.outputs[0], y, CL)
-        return
-    y = ctx.add("MatMul", [ctx.get(node.inputs[0], CL), w],
-                node.outputs[0] if len(node.inputs) == 2 else f"{node.outputs[0]}/matmul")
-    if len(node.inputs) > 2:
-        y = ctx.add("Add", [y, ctx.get(node.inputs[2], CL)], node.outputs[0])
-    ctx.set(node.outputs[0], y, CL)
+    layout = CF if CF in ctx.layouts(x) and ctx.rank(x) >= 3 else CL
+    margins = [tuple(m) for m in node.attrs.get("margins", [])]
+    pairs = [(0, 0), (0, 0), *margins] if layout == CF else [(0, 0), *margins, (0, 0)]
+    pads = ctx.ints([p[0] for p in pairs] + [p[1] for p in pairs], "pads")
+    value = ctx.const(np.asarray(node.attrs.get("value", 0.0), np.float32), "pad_value")
+    ctx.set(node.outputs[0], ctx.add("Pad", [ctx.get(x, layout), pads, value], node.outputs[0],
+                                     mode="constant"), layout)

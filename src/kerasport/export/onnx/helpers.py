@@ -1,5 +1,6 @@
 """What the ONNX emitters share: element type codes, scalar constants, the Keras -> ONNX
-convolution kernel layout and Keras padding as ONNX pads. Imports no onnx."""
+convolution kernel layout, Keras padding as ONNX pads and the input of a layout-agnostic unary
+op. Imports no onnx."""
 
 from __future__ import annotations
 
@@ -32,6 +33,20 @@ def onnx_conv_kernel(w: np.ndarray) -> np.ndarray:
     """A Keras convolution kernel (*k, C, F) in ONNX Conv's layout (F, C, *k)."""
     r = w.ndim - 2
     return np.transpose(w, (r + 1, r, *range(r)))
+
+
+def value_pads(ctx: Any, x: str, ksize: Sequence[int], strides: Sequence[int],
+               dilations: Sequence[int], padding: str) -> dict:
+    """ONNX pads (or auto_pad) for Keras ``padding`` of a window sliding over the spatial axes
+    of the channels-last IR value ``x``."""
+    return conv_pads(ctx.shape(x)[1:1 + len(ksize)], ksize, strides, dilations, padding)
+
+
+def unary_input(ctx: Any, node: Any) -> tuple[str, str]:
+    """(ONNX input name, layout) of a single-input layout-agnostic op: it runs in whichever
+    layout its input already has."""
+    layout = ctx.preferred([node.inputs[0]])
+    return ctx.get(node.inputs[0], layout), layout
 
 
 def conv_pads(sizes: Sequence[int | None], ksize: Sequence[int], strides: Sequence[int],

@@ -14,7 +14,7 @@ import numpy as np
 from kerasport.export.onnx.activations import compose_spec
 from kerasport.export.onnx.context import CL, TM, ExportContext
 from kerasport.export.onnx.helpers import BOOL, FLOAT, scalar
-from kerasport.export.onnx.sequence import BOOL_TM, used
+from kerasport.export.onnx.timemajor import used
 from kerasport.ir.graph import Node
 from kerasport.ops.recurrent import SIGMOID, TANH
 
@@ -86,46 +86,46 @@ def _weights(ctx: ExportContext, node: Node, base: str) -> tuple[str, dict]:
     return ctx.const(np.asarray(c[node.inputs[1]], np.float32), f"{base}/W"), u
 
 
-def emit_scan(ctx: ExportContext, node: Node, mask: str, states_in: list[str]) -> None:
-    """The recurrent op ``node`` as an ONNX Scan (time-major)."""
-    from onnx import helper
-
-    base = node.outputs[0]
-    zero_output = bool(node.attrs.get("zero_output_for_mask"))
-    kernel, u = _weights(ctx, node, base)
-    x = ctx.get(node.inputs[0], TM)
-    proj = ctx.add("MatMul", [x, kernel], f"{base}/xW")
+def _projection(ctx: ExportContext, node: Node, kernel: str, u: dict, base: str) -> str:
+    """x W (+ b) over every step, time-major (T, N, G); a reset_after GRU's recurrent bias
+    goes to ``u["rb"]``."""
+    proj = ctx.add("MatMul", [ctx.get(node.inputs[0], TM), kernel], f"{base}/xW")
     if node.inputs[3]:
         bias = np.asarray(ctx.graph.constants[node.inputs[3]], np.float32)
         if node.op == "GRU" and node.attrs.get("reset_after", True):
             u["rb"] = ctx.const(bias[1], f"{base}/rb")
             bias = bias[0]
         proj = ctx.add("Add", [proj, ctx.const(bias, f"{base}/b")], f"{base}/xW_b")
-    n_states = 2 if node.op == "LSTM" else 1
-    # zeros (N, units) for absent initial states and the first "previous output"
+    return proj
+
+
+def _zeros(ctx: ExportContext, x: str, units: int, base: str) -> str:
+    """Zeros (N, units) for absent initial states and the first "previous output"."""
+    from onnx import helper
+
     batch = ctx.add("Slice", [ctx.add("Shape", [x], f"{base}/shape"), ctx.ints([1]),
                               ctx.ints([2])], f"{base}/batch")
-    zeros = ctx.add("ConstantOfShape", [ctx.add("Concat", [batch, ctx.ints([u["units"]])],
-                                                f"{base}/state_shape", axis=0)],
-                    f"{base}/zeros", value=helper.make_tensor("", FLOAT, [1], [0.0]))
-    inits = [ctx.get(s, CL) if s else zeros for s in states_in[:n_states]] + [zeros]
-    scans = [proj]
-    if mask:
-        keep = ctx.where.get((mask, BOOL_TM)) or ctx.add(
-            "Cast", [ctx.get(mask, TM)], f"{base}/keep", to=BOOL)
-        scans.append(ctx.add("Unsqueeze", [keep, ctx.ints([-1], "axes")], f"{base}/keep_col"))
-    # the body: states (h[, c], out), then the step's slices (x_t[, m_t])
+    return ctx.add("ConstantOfShape", [ctx.add("Concat", [batch, ctx.ints([units])],
+                                               f"{base}/state_shape", axis=0)],
+                   f"{base}/zeros", value=helper.make_tensor("", FLOAT, [1], [0.0]))
+
+
+def _body(ctx: ExportContext, node: Node, u: dict, n_states: int, masked: bool, base: str):
+    """The Scan body: states (h[, c], out), then the step's slices (x_t[, m_t]) ->
+    the new states, the new out and the step's output."""
+    from onnx import helper
+
     names = [ctx.fresh(f"{base}/body/{k}") for k in ["h", "c"][:n_states] + ["out"]]
     xt = ctx.fresh(f"{base}/body/x_t")
-    mt = ctx.fresh(f"{base}/body/m_t") if mask else ""
+    mt = ctx.fresh(f"{base}/body/m_t") if masked else ""
     outer, ctx.nodes = ctx.nodes, []
     try:
         new = _step(ctx, node, xt, names[:n_states], u, f"{base}/body")
-        if mask:
+        if masked:
             kept = [ctx.add("Where", [mt, n, s], f"{base}/body/keep{k}")
                     for k, (n, s) in enumerate(zip(new, names[:n_states]))]
-            out = ctx.add("Where", [mt, new[0], scalar(ctx, 0.0) if zero_output else names[-1]],
-                          f"{base}/body/out")
+            old = scalar(ctx, 0.0) if node.attrs.get("zero_output_for_mask") else names[-1]
+            out = ctx.add("Where", [mt, new[0], old], f"{base}/body/out")
         else:  # each body output its own tensor
             kept, out = new, ctx.add("Identity", [new[0]], f"{base}/body/out")
         emitted = ctx.add("Identity", [out], f"{base}/body/y")
@@ -133,10 +133,28 @@ def emit_scan(ctx: ExportContext, node: Node, mask: str, states_in: list[str]) -
     finally:
         ctx.nodes = outer
     info = [helper.make_tensor_value_info(n, FLOAT, None) for n in names + [xt]]
-    if mask:
+    if masked:
         info.append(helper.make_tensor_value_info(mt, BOOL, None))
-    body = helper.make_graph(body_nodes, f"{base}/step", info, [
+    return helper.make_graph(body_nodes, f"{base}/step", info, [
         helper.make_tensor_value_info(n, FLOAT, None) for n in [*kept, out, emitted]])
+
+
+def emit_scan(ctx: ExportContext, node: Node, mask: str, states_in: list[str]) -> None:
+    """The recurrent op ``node`` as an ONNX Scan (time-major)."""
+    from onnx import helper
+
+    base = node.outputs[0]
+    kernel, u = _weights(ctx, node, base)
+    proj = _projection(ctx, node, kernel, u, base)
+    n_states = 2 if node.op == "LSTM" else 1
+    zeros = _zeros(ctx, ctx.get(node.inputs[0], TM), u["units"], base)
+    inits = [ctx.get(s, CL) if s else zeros for s in states_in[:n_states]] + [zeros]
+    scans = [proj]
+    if mask:
+        keep = ctx.held.mask_bools.get(mask) or ctx.add(
+            "Cast", [ctx.get(mask, TM)], f"{base}/keep", to=BOOL)
+        scans.append(ctx.add("Unsqueeze", [keep, ctx.ints([-1], "axes")], f"{base}/keep_col"))
+    body = _body(ctx, node, u, n_states, bool(mask), base)
     outs = [ctx.fresh(f"{base}/final_{k}") for k in range(n_states + 1)] + [
         ctx.fresh(f"{base}/Y")]
     attrs = {"body": body, "num_scan_inputs": len(scans)}

@@ -1,11 +1,18 @@
-"""ONNX emitters for data movement: reshape, transpose, pad, crop, concatenate, resize."""
+"""ONNX emitters for the shape ops: reshape, flatten, transpose, pad, crop, concatenate, expand
+dims, and the sequence helpers Gather (Embedding), Reverse, FoldTime and UnfoldTime
+(TimeDistributed), which stay time-major when their sequence is (see timemajor.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from kerasport.errors import KerasportError
-from kerasport.export.onnx.context import CF, CL, ExportContext, emitter, to_cf
+from kerasport.export.onnx.context import CF, CL, TM, ExportContext, emitter, to_cf
+from kerasport.export.onnx.timemajor import (
+    has_tm,
+    reverse_axis,
+    time_axis,
+    time_major_for,
+)
 from kerasport.ir.graph import Node
 
 INT64_MAX = np.iinfo(np.int64).max
@@ -90,42 +97,123 @@ def concat(ctx: ExportContext, node: Node) -> None:
     ctx.set(node.outputs[0], y, layout)
 
 
-def _resize(ctx: ExportContext, node: Node, scales: list[float] | None, sizes: list[int] | None,
-            mode: str, transform: str, nearest_mode: str = "floor") -> None:
-    x = node.inputs[0]
-    r = ctx.rank(x) - 2
-    xin = ctx.get(x, CF)
-    empty = ctx.const(np.zeros(0, np.float32), "roi")
-    if sizes is not None:
-        head = ctx.add("Slice", [ctx.add("Shape", [xin], f"{node.outputs[0]}/shape"),
-                                 ctx.ints([0]), ctx.ints([2])], f"{node.outputs[0]}/nc")
-        size = ctx.add("Concat", [head, ctx.ints(sizes, "sizes")], f"{node.outputs[0]}/sizes",
-                       axis=0)
-        inputs = [xin, empty, ctx.const(np.zeros(0, np.float32), "scales"), size]
+# -- sequence helpers ---------------------------------------------------------------------
+@emitter("Gather")
+def gather(ctx: ExportContext, node: Node) -> None:
+    """Embedding rows: Gather(table, ids, axis=0); time-major ids give a time-major result."""
+    table, ids = node.inputs
+    out = node.outputs[0]
+    layout = time_major_for(ctx, ids, out)
+    ctx.set(out, ctx.add("Gather", [ctx.get(table, CL), ctx.get(ids, layout)], out, axis=0),
+            layout)
+
+
+@emitter("Reverse")
+def reverse(ctx: ExportContext, node: Node) -> None:
+    """Reverse along an axis (Slice, step -1); a recurrent op with go_backwards that already
+    gave its outputs in input order makes it free."""
+    x, out = node.inputs[0], node.outputs[0]
+    rank = ctx.rank(x)
+    axis = int(node.attrs.get("axis", 1)) % rank
+    if axis == 1 and x in ctx.held.input_order:
+        ctx.set(out, ctx.held.input_order[x], TM)
+        return
+    layout = time_major_for(ctx, x, out)
+    if layout == CL and CF in ctx.layouts(x) and rank >= 3:
+        layout = CF
+    src = ctx.get(x, layout)
+    ax = ctx.axis(axis, rank, CF) if layout == CF else time_axis(axis, rank, layout)
+    ctx.set(out, reverse_axis(ctx, src, ax, out), layout)
+
+
+def _tail_shape(ctx: ExportContext, x: str, shape: tuple, start: int, base: str) -> str:
+    """int64 ONNX shape of ``shape[start:]``: a constant when every dim is known."""
+    tail = list(shape[start:])
+    if all(isinstance(d, int) for d in tail):
+        return ctx.ints(tail, "shape")
+    full = ctx.add("Shape", [x], f"{base}/shape")
+    return ctx.add("Slice", [full, ctx.ints([start]), ctx.ints([INT64_MAX])], f"{base}/tail")
+
+
+@emitter("FoldTime")
+def fold_time(ctx: ExportContext, node: Node) -> None:
+    """(N, T, ...) -> (N*T, ...). A time-major input folds as (T*N, ...): the layer inside
+    TimeDistributed works row by row, and UnfoldTime undoes the same order."""
+    x, out = node.inputs[0], node.outputs[0]
+    layout = TM if has_tm(ctx, x) and CL not in ctx.layouts(x) else CL
+    src = ctx.get(x, layout)
+    rest = list(ctx.shape(x)[2:])
+    if all(isinstance(d, int) for d in rest):
+        shape = ctx.ints([-1, *rest], "shape")
     else:
-        inputs = [xin, empty, ctx.const(np.asarray([1, 1, *scales], np.float32), "scales")]
-    y = ctx.add("Resize", inputs, node.outputs[0], mode=mode,
-                coordinate_transformation_mode=transform, nearest_mode=nearest_mode)
-    assert r >= 1
-    ctx.set(node.outputs[0], y, CF)
+        shape = ctx.add("Concat", [ctx.ints([-1]), _tail_shape(ctx, src, ctx.shape(x), 2, out)],
+                        f"{out}/target", axis=0)
+    ctx.held.folded[x] = layout
+    ctx.set(out, ctx.add("Reshape", [src, shape], out), CL)
 
 
-@emitter("Resize")
-def resize(ctx: ExportContext, node: Node) -> None:
-    """Resize with TensorFlow's half-pixel conventions."""
-    method = node.attrs.get("method", "nearest")
-    sizes = list(node.attrs.get("size"))
-    if method == "nearest":
-        _resize(ctx, node, None, sizes, "nearest", "tf_half_pixel_for_nn", "floor")
-    elif method == "bilinear":
-        _resize(ctx, node, None, sizes, "linear", "half_pixel")
+@emitter("UnfoldTime")
+def unfold_time(ctx: ExportContext, node: Node) -> None:
+    """(N*T, ...) -> (N, T, ...) in the order FoldTime used (time-major if it did)."""
+    y, like = node.inputs
+    out = node.outputs[0]
+    layout = ctx.held.folded.get(like, CL)
+    src = ctx.get(y, CL)
+    t = ctx.shape(like)[1]
+    rest = list(ctx.shape(y)[1:])
+    lead = [t, -1] if layout == TM else [-1, t]
+    if t is not None and all(isinstance(d, int) for d in rest):
+        target = ctx.ints(lead + rest, "shape")
     else:
-        raise KerasportError(f"layer '{node.layer}': resize method {method} has no ONNX form")
+        if t is not None:
+            head = ctx.ints(lead, "lead")
+        else:
+            shape = ctx.add("Shape", [ctx.get(like, layout)], f"{out}/like_shape")
+            head = ctx.add("Slice", [shape, ctx.ints([0]), ctx.ints([2])], f"{out}/lead")
+        tail = _tail_shape(ctx, src, ctx.shape(y), 1, out)
+        target = ctx.add("Concat", [head, tail], f"{out}/target", axis=0)
+    ctx.set(out, ctx.add("Reshape", [src, target], out), layout)
 
 
-@emitter("Repeat")
-def repeat(ctx: ExportContext, node: Node) -> None:
-    """Nearest upsampling by integer factors: Resize with exact integer scales."""
-    scales = [float(r) for r in node.attrs.get("repeats")]
-    scales += [1.0] * (ctx.rank(node.inputs[0]) - 2 - len(scales))  # GQA repeats axis 1 only
-    _resize(ctx, node, scales, None, "nearest", "asymmetric", "floor")
+@emitter("ExpandDims")
+def expand_dims(ctx: ExportContext, node: Node) -> None:
+    """Unsqueeze at ``axis`` (counted in the output's rank), channels-last."""
+    x, out = node.inputs[0], node.outputs[0]
+    axis = int(node.attrs.get("axis", -1)) % (ctx.rank(x) + 1)
+    y = ctx.add("Unsqueeze", [ctx.get(x, CL), ctx.ints([axis], f"{out}/axes")], out)
+    ctx.set(out, y, CL)
+
+
+@emitter("Slice")
+def slice_(ctx: ExportContext, node: Node) -> None:
+    """Slice with starts/ends/axes/steps as int64 inputs (channels-last axes)."""
+    a = node.attrs
+    big = [min(max(int(v), -INT64_MAX), INT64_MAX) for v in a.get("ends", [0])]
+    ins = [ctx.get(node.inputs[0], CL), ctx.ints(list(a.get("starts", [0])), "starts"),
+           ctx.ints(big, "ends"), ctx.ints(list(a.get("axes", [0])), "axes"),
+           ctx.ints(list(a.get("steps", [1])), "steps")]
+    ctx.set(node.outputs[0], ctx.add("Slice", ins, node.outputs[0]), CL)
+
+
+@emitter("Take")
+def take(ctx: ExportContext, node: Node) -> None:
+    """Gather(axis) of the channels-last tensor."""
+    x, idx = node.inputs
+    ctx.set(node.outputs[0], ctx.add("Gather", [ctx.get(x, CL), ctx.get(idx, CL)],
+                                     node.outputs[0], axis=int(node.attrs.get("axis", 0))), CL)
+
+
+@emitter("Tile")
+def tile(ctx: ExportContext, node: Node) -> None:
+    """Tile with the repeats as an int64 input."""
+    reps = ctx.ints(list(node.attrs.get("repeats", [1])), "repeats")
+    ctx.set(node.outputs[0], ctx.add("Tile", [ctx.get(node.inputs[0], CL), reps],
+                                     node.outputs[0]), CL)
+
+
+@emitter("TakeAlong")
+def take_along(ctx: ExportContext, node: Node) -> None:
+    """GatherElements(axis) of the channels-last tensors."""
+    x, idx = node.inputs
+    ctx.set(node.outputs[0], ctx.add("GatherElements", [ctx.get(x, CL), ctx.get(idx, CL)],
+                                     node.outputs[0], axis=int(node.attrs.get("axis", 0))), CL)

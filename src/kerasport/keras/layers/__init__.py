@@ -6,6 +6,7 @@ from kerasport.keras.layers import (  # noqa: F401
     attention,
     augmentation,
     categorical,
+    contraction,
     conv,
     conv_recurrent,
     core,

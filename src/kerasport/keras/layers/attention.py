@@ -1,5 +1,5 @@
-"""Attention layers: Attention, AdditiveAttention, MultiHeadAttention, GroupedQueryAttention,
-and the tensor-contraction layers EinsumDense and Dot.
+"""Attention layers: Attention, AdditiveAttention, MultiHeadAttention and GroupedQueryAttention
+(their call arguments and masks in _attention_masks.py; EinsumDense and Dot in contraction.py).
 
 Masks follow Keras exactly: the Keras masks of query/value/key (Embedding(mask_zero=True),
 Masking), an ``attention_mask`` input, ``use_causal_mask`` and a sliding window are combined
@@ -15,54 +15,20 @@ from typing import Any
 import numpy as np
 
 from kerasport.keras.config import TensorRef
+from kerasport.keras.layers._attention_masks import (
+    as_mask,
+    attention_masks,
+    clear_input_masks,
+    flag,
+    mask_of,
+    qkv,
+)
+from kerasport.keras.layers.contraction import einsum_dense, letters
 from kerasport.keras.registry import LayerContext, register_converter
 
 # Keras 3's TensorFlow dot_product_attention fills masked logits with this (fully masked rows
 # then get a uniform distribution, not zeros)
 _DPA_FILL = 3.38953e38 * -0.7
-
-
-# -- call arguments and masks -----------------------------------------------------------------
-def _kw_tensor(ctx: LayerContext, name: str) -> str | None:
-    """The IR value of a tensor given as keyword argument ``name`` (None if absent)."""
-    ref = ctx.call.kwargs.get(name)
-    if not isinstance(ref, TensorRef):
-        return None
-    assert ctx.resolve is not None
-    return ctx.resolve(ref)
-
-
-def _mask_of(ctx: LayerContext, value: str | None) -> str | None:
-    """The Keras mask carried by ``value`` (None when it has none)."""
-    lookup = getattr(ctx, "mask_of", None)
-    if value is None or lookup is None:
-        return None
-    return lookup(value)
-
-
-def _as_mask(ctx: LayerContext, value: str | None, suffix: str) -> str | None:
-    """A mask or mask-like input as float32 1/0 (bool and int inputs are cast)."""
-    if value is None:
-        return None
-    if ctx.builder.values[value].dtype != "float32":
-        value = ctx.op("Cast", [value], suffix, dtype="float32")
-    return value
-
-
-def _and(ctx: LayerContext, masks: list[str | None], suffix: str) -> str | None:
-    """Logical and of 0/1 float masks that broadcast together."""
-    present = [m for m in masks if m is not None]
-    if not present:
-        return None
-    out = present[0]
-    for i, m in enumerate(present[1:]):
-        out = ctx.op("Mul", [out, m], f"{suffix}{i}")
-    return out
-
-
-def _flag(ctx: LayerContext, name: str) -> bool:
-    """A boolean call argument (use_causal_mask=True, return_attention_scores=True)."""
-    return bool(ctx.call.kwargs.get(name))
 
 
 def _softmax(ctx: LayerContext, scores: str, mask: str | None, mode: dict[str, Any],
@@ -165,29 +131,23 @@ def _check_rank3(ctx: LayerContext, values: list[str], what: str) -> None:
 
 
 # -- Attention, AdditiveAttention --------------------------------------------------------------
-@register_converter("Attention", "AdditiveAttention", mask="own")
-def convert_attention(ctx: LayerContext, inputs: list[str]) -> list[str]:
-    """Attention (dot or concat scores) and AdditiveAttention over [query, value(, key)].
-
-    Honours the query/value masks, use_causal_mask and return_attention_scores."""
-    cfg = ctx.config
-    ctx.require(len(inputs) in (2, 3), None,
-                f"{ctx.class_name} takes [query, value] or [query, value, key], got "
-                f"{len(inputs)} tensors")
-    _check_rank3(ctx, inputs, ctx.class_name)
-    q, v = inputs[0], inputs[1]
-    k = inputs[2] if len(inputs) > 2 else v
+def _query_value_masks(ctx: LayerContext) -> tuple[str | None, str | None]:
+    """Attention's query and value masks as 0/1 float32: ``mask=[query_mask, value_mask]``
+    when given, else the Keras masks its inputs carry."""
     explicit = ctx.call.kwargs.get("mask")
     resolve = ctx.resolve
     assert resolve is not None
     if isinstance(explicit, (list, tuple)):  # mask=[query_mask, value_mask] given
         masks = [resolve(m) if isinstance(m, TensorRef) else None for m in explicit]
     else:  # the masks the inputs carry
-        masks = [_mask_of(ctx, resolve(r)) for r in ctx.call.tensors()]
+        masks = [mask_of(ctx, resolve(r)) for r in ctx.call.tensors()]
     masks += [None, None]
-    q_mask = _as_mask(ctx, masks[0], "query_mask")
-    v_mask = _as_mask(ctx, masks[1], "value_mask")
-    causal = _flag(ctx, "use_causal_mask") or bool(cfg.get("causal"))
+    return as_mask(ctx, masks[0], "query_mask"), as_mask(ctx, masks[1], "value_mask")
+
+
+def _scores(ctx: LayerContext, q: str, k: str) -> str:
+    """Attention's scores (N, T, S): dot (scaled), concat or additive (tanh of the sum)."""
+    cfg = ctx.config
     dim = ctx.shape(q)[-1]
     additive = ctx.class_name == "AdditiveAttention"
     mode = "additive" if additive else str(cfg.get("score_mode", "dot"))
@@ -201,23 +161,39 @@ def convert_attention(ctx: LayerContext, inputs: list[str]) -> list[str]:
     scale = ctx.const("scale", weights["scale"]) if "scale" in weights else None
     if mode == "dot":
         scores = ctx.op("MatMul", [q, k], "scores", transpose_b=True)
-        if scale:
-            scores = ctx.op("Mul", [scores, scale], "scaled")
+        return ctx.op("Mul", [scores, scale], "scaled") if scale else scores
+    qe = ctx.op("Reshape", [q], "query_expanded", shape=[-1, 1, dim])
+    ke = ctx.op("Reshape", [k], "key_expanded", shape=[1, -1, dim])
+    s = ctx.op("Add", [qe, ke], "sum")
+    if scale and not additive:
+        s = ctx.op("Mul", [s, scale], "scaled")
+    s = ctx.op("Tanh", [s], "tanh")
+    if additive and scale:
+        scores = ctx.op("Einsum", [s, scale], "scores", equation="...d,d->...")
     else:
-        qe = ctx.op("Reshape", [q], "query_expanded", shape=[-1, 1, dim])
-        ke = ctx.op("Reshape", [k], "key_expanded", shape=[1, -1, dim])
-        s = ctx.op("Add", [qe, ke], "sum")
-        if scale and not additive:
-            s = ctx.op("Mul", [s, scale], "scaled")
-        s = ctx.op("Tanh", [s], "tanh")
-        if additive and scale:
-            scores = ctx.op("Einsum", [s, scale], "scores", equation="...d,d->...")
-        else:
-            scores = ctx.op("Einsum", [s], "scores", equation="...d->...")
-        if mode == "concat":
-            scores = ctx.op("Mul", [scores, ctx.const("concat_score_weight",
-                                                        weights["concat_score_weight"])],
-                            "weighted")
+        scores = ctx.op("Einsum", [s], "scores", equation="...d->...")
+    if mode == "concat":
+        scores = ctx.op("Mul", [scores, ctx.const("concat_score_weight",
+                                                    weights["concat_score_weight"])],
+                        "weighted")
+    return scores
+
+
+@register_converter("Attention", "AdditiveAttention", mask="own")
+def convert_attention(ctx: LayerContext, inputs: list[str]) -> list[str]:
+    """Attention (dot or concat scores) and AdditiveAttention over [query, value(, key)].
+
+    Honours the query/value masks, use_causal_mask and return_attention_scores."""
+    cfg = ctx.config
+    ctx.require(len(inputs) in (2, 3), None,
+                f"{ctx.class_name} takes [query, value] or [query, value, key], got "
+                f"{len(inputs)} tensors")
+    _check_rank3(ctx, inputs, ctx.class_name)
+    q, v = inputs[0], inputs[1]
+    k = inputs[2] if len(inputs) > 2 else v
+    q_mask, v_mask = _query_value_masks(ctx)
+    causal = flag(ctx, "use_causal_mask") or bool(cfg.get("causal"))
+    scores = _scores(ctx, q, k)
     v_mask3 = ctx.op("Reshape", [v_mask], "value_mask3", shape=[1, -1]) if v_mask else None
     probs = _softmax(ctx, scores, v_mask3, {"fill": -1e9, "additive": True,
                                              "zero_masked": False}, [-1], causal)
@@ -225,62 +201,9 @@ def convert_attention(ctx: LayerContext, inputs: list[str]) -> list[str]:
     if q_mask:
         out = ctx.op("Mul", [out, ctx.op("Reshape", [q_mask], "query_mask3", shape=[-1, 1])])
     ctx.output_masks = [q_mask]
-    if _flag(ctx, "return_attention_scores"):
+    if flag(ctx, "return_attention_scores"):
         return [out, probs]
     return [out]
-
-
-# -- MultiHeadAttention, GroupedQueryAttention -------------------------------------------------
-def _qkv(ctx: LayerContext, inputs: list[str]) -> tuple[str, str, str | None]:
-    """query, value and key (None when not given) from positional or keyword arguments."""
-    pos = list(inputs)
-    query = pos.pop(0) if pos else _kw_tensor(ctx, "query")
-    value = pos.pop(0) if pos else _kw_tensor(ctx, "value")
-    key = pos.pop(0) if pos else _kw_tensor(ctx, "key")
-    ctx.require(query is not None and value is not None, None,
-                f"{ctx.class_name} needs query and value tensors")
-    assert query is not None and value is not None
-    return query, value, key
-
-
-def _attention_masks(ctx: LayerContext, query: str, value: str, key: str | None,
-                     causal: bool, window: int, rank3: bool,
-                     attn: tuple[int, ...] = (1,)) -> tuple[str | None, str | None]:
-    """(the combined 0/1 mask broadcastable to (N, T, S), the query's Keras mask)."""
-    q_mask = _mask_of(ctx, query)
-    v_mask = _kw_tensor(ctx, "value_mask") or _mask_of(ctx, value)
-    k_mask = _kw_tensor(ctx, "key_mask") or (_mask_of(ctx, key) if key else None)
-    attention_mask = _as_mask(ctx, _kw_tensor(ctx, "attention_mask"), "attention_mask")
-    auto = [m for m in (q_mask, v_mask, k_mask) if m is not None]
-    ctx.require(rank3 or not auto, None,
-                f"{ctx.class_name}: Keras masks on inputs of rank > 3 are not supported",
-                "give an explicit attention_mask instead")
-    ctx.require(not causal or rank3 or attn == (1,), None,
-                "use_causal_mask with attention_axes other than (1,) is not supported")
-    ctx.require(not window or rank3, "sliding_window",
-                "sliding_window on inputs of rank > 3 is not supported")
-    if attention_mask and ctx.keras_major < 3 and (auto or causal):
-        # Keras 2 casts attention_mask to bool only when it combines it with other masks
-        attention_mask = ctx.op("MaskNotEqual", [attention_mask], "attention_mask_bool",
-                                value=0.0, dtype="float32")
-    parts = [_as_mask(ctx, q_mask, "query_mask")]
-    if parts[0]:
-        parts[0] = ctx.op("Reshape", [parts[0]], "query_mask3", shape=[-1, 1])
-    for name, m in (("value", v_mask), ("key", k_mask)):
-        m = _as_mask(ctx, m, f"{name}_mask")
-        parts.append(ctx.op("Reshape", [m], f"{name}_mask3", shape=[1, -1]) if m else None)
-    combined = _and(ctx, [attention_mask, *parts], "mask_and")
-    return combined, q_mask
-
-
-def _clear_input_masks(ctx: LayerContext, values: list[str | None]) -> None:
-    """Keras 3's MultiHeadAttention.call removes the masks of its query, value and key tensors
-    (set_keras_mask(x, None)): layers that later read those tensors' masks find none."""
-    drop = getattr(ctx, "drop_mask", None)
-    if ctx.keras_major >= 3 and drop is not None:
-        for v in values:
-            if v is not None:
-                drop(v)
 
 
 def _attention_axes(ctx: LayerContext, rank: int) -> tuple[int, ...]:
@@ -302,7 +225,7 @@ def convert_multi_head_attention(ctx: LayerContext, inputs: list[str]) -> list[s
     Rank-3 inputs run as Dense projections and batched matmuls over (N, heads, T, d); other
     attention_axes use Keras' own einsum equations."""
     cfg = ctx.config
-    query, value, key = _qkv(ctx, inputs)
+    query, value, key = qkv(ctx, inputs)
     heads, key_dim = int(cfg["num_heads"]), int(cfg["key_dim"])
     value_dim = int(cfg.get("value_dim") or key_dim)
     w = _sub_weights(ctx)
@@ -311,10 +234,10 @@ def convert_multi_head_attention(ctx: LayerContext, inputs: list[str]) -> list[s
     q_rank = ctx.rank(query)
     attn = _attention_axes(ctx, q_rank + 1)
     rank3 = q_rank == 3 and attn == (1,)
-    causal = _flag(ctx, "use_causal_mask")
+    causal = flag(ctx, "use_causal_mask")
     window = int(cfg.get("sliding_window") or 0)
-    ret = _flag(ctx, "return_attention_scores")
-    mask, q_mask = _attention_masks(ctx, query, value, key, causal, window, rank3, attn)
+    ret = flag(ctx, "return_attention_scores")
+    mask, q_mask = attention_masks(ctx, query, value, key, causal, window, rank3, attn)
     explicit = float(cfg.get("dropout") or 0.0) > 0.0 or ret or not rank3
     mode = _softmax_mode(ctx, explicit)
     gate = _gate(ctx, query, w) if rank3 else None
@@ -339,29 +262,10 @@ def convert_multi_head_attention(ctx: LayerContext, inputs: list[str]) -> list[s
     if rank3:
         out = _output_dense(ctx, attended, w["output"])
     else:
-        out = _einsum_dense(ctx, attended, w["output"], q_rank + 1, 2, "output")
+        out = einsum_dense(ctx, attended, w["output"], q_rank + 1, 2, "output")
     ctx.output_masks = [q_mask]
-    _clear_input_masks(ctx, [query, value, key])
+    clear_input_masks(ctx, [query, value, key])
     return [out, probs] if ret else [out]
-
-
-def _letters(n: int, start: int = 0) -> str:
-    return "".join(chr(ord("a") + start + i) for i in range(n))
-
-
-def _einsum_dense(ctx: LayerContext, x: str, w: dict[str, np.ndarray], x_rank: int,
-                  bound: int, name: str) -> str:
-    """Keras' MHA projection: the last ``bound`` axes of x contract with the kernel."""
-    kernel = w["kernel"]
-    free = x_rank - bound
-    n_out = kernel.ndim - bound
-    xs = _letters(free + bound)
-    ks = xs[free:] + _letters(n_out, free + bound)
-    eq = f"{xs},{ks}->{xs[:free]}{ks[bound:]}"
-    y = ctx.op("Einsum", [x, ctx.const(f"{name}/kernel", kernel)], name, equation=eq)
-    if "bias" in w:
-        y = ctx.op("Add", [y, ctx.const(f"{name}/bias", w["bias"])], f"{name}/biased")
-    return y
 
 
 def _general_attention(ctx: LayerContext, query: str, value: str, key: str | None,
@@ -371,11 +275,11 @@ def _general_attention(ctx: LayerContext, query: str, value: str, key: str | Non
     """MHA over any attention_axes with Keras' own einsum equations (projected rank r + 1)."""
     rank = q_rank + 1
     scale = 1.0 / math.sqrt(float(int(ctx.config["key_dim"])))
-    q = _einsum_dense(ctx, query, {k: v * np.float32(scale) for k, v in w["query"].items()},
-                      q_rank, 1, "query")
-    k = _einsum_dense(ctx, key or value, w["key"], q_rank, 1, "key")
-    v = _einsum_dense(ctx, value, w["value"], q_rank, 1, "value")
-    target = _letters(rank)
+    q = einsum_dense(ctx, query, {k: v * np.float32(scale) for k, v in w["query"].items()},
+                     q_rank, 1, "query")
+    k = einsum_dense(ctx, key or value, w["key"], q_rank, 1, "key")
+    v = einsum_dense(ctx, value, w["value"], q_rank, 1, "value")
+    target = letters(rank)
     batch = [i for i in range(rank) if i not in attn and i != rank - 1]
     source, offset = "", rank
     for i in range(rank):
@@ -399,17 +303,17 @@ def _general_attention(ctx: LayerContext, query: str, value: str, key: str | Non
 def convert_grouped_query_attention(ctx: LayerContext, inputs: list[str]) -> list[str]:
     """GroupedQueryAttention: key/value heads shared by groups of query heads."""
     cfg = ctx.config
-    query, value, key = _qkv(ctx, inputs)
+    query, value, key = qkv(ctx, inputs)
     _check_rank3(ctx, [query, value] + ([key] if key else []), ctx.class_name)
     nq, nkv = int(cfg["num_query_heads"]), int(cfg["num_key_value_heads"])
     head_dim = int(cfg["head_dim"])
     w = _sub_weights(ctx)
     for sub in ("query", "key", "value", "output"):
         ctx.require(sub in w, None, f"no stored weights for the {sub} projection")
-    causal = _flag(ctx, "use_causal_mask")
+    causal = flag(ctx, "use_causal_mask")
     window = int(cfg.get("sliding_window") or 0)
-    ret = _flag(ctx, "return_attention_scores")
-    mask, q_mask = _attention_masks(ctx, query, value, key, causal, window, True)
+    ret = flag(ctx, "return_attention_scores")
+    mask, q_mask = attention_masks(ctx, query, value, key, causal, window, True)
     mode = _softmax_mode(ctx, float(cfg.get("dropout") or 0.0) > 0.0 or ret)
     gate = _gate(ctx, query, w)
     scale = 1.0 / math.sqrt(float(head_dim))
@@ -429,49 +333,3 @@ def convert_grouped_query_attention(ctx: LayerContext, inputs: list[str]) -> lis
     return [out, probs] if ret else [out]
 
 
-# -- EinsumDense, Dot --------------------------------------------------------------------------
-@register_converter("EinsumDense", mask="pass")
-def convert_einsum_dense(ctx: LayerContext, inputs: list[str]) -> list[str]:
-    """EinsumDense: einsum(equation, x, kernel) (+ bias, broadcast as stored) + activation."""
-    cfg = ctx.config
-    ctx.require(not cfg.get("lora_rank"), "lora_rank", "LoRA-enabled EinsumDense is not "
-                "supported", "merge the LoRA weights and save again")
-    ctx.require(cfg.get("quantization_config") in (None, {}), "quantization_config",
-                "Keras-quantized EinsumDense is not supported", "save the float model")
-    names = ["kernel", "bias"] if cfg.get("bias_axes") else ["kernel"]
-    weights = ctx.weights_as(names)
-    act = cfg.get("activation")
-    linear = act in (None, "linear")
-    y = ctx.op("Einsum", [inputs[0], ctx.const("kernel", weights[0])],
-               None if linear and len(weights) == 1 else "einsum", equation=str(cfg["equation"]))
-    if len(weights) > 1:
-        y = ctx.op("Add", [y, ctx.const("bias", weights[1])], None if linear else "biased")
-    return [ctx.activation(y, act, None)]
-
-
-@register_converter("Dot", mask="drop")
-def convert_dot(ctx: LayerContext, inputs: list[str]) -> list[str]:
-    """Dot(axes, normalize): Keras' batch_dot of two inputs (one contracted axis each)."""
-    ctx.require(len(inputs) == 2, None, "Dot takes exactly two inputs")
-    ranks = [ctx.rank(v) for v in inputs]
-    axes_cfg = ctx.config.get("axes", -1)
-    if isinstance(axes_cfg, int):
-        axes = [axes_cfg % r if axes_cfg < 0 else axes_cfg for r in ranks]
-    else:
-        axes = [a % r if a < 0 else a for a, r in zip(axes_cfg, ranks)]
-    ctx.require(0 not in axes, "axes", "Dot cannot contract the batch axis")
-    x, y = inputs
-    if ctx.config.get("normalize"):
-        eps = 1e-7 if ctx.keras_major >= 3 else 1e-6
-        x = ctx.op("L2Normalize", [x], "normalized_x", axes=[axes[0]], epsilon=eps)
-        y = ctx.op("L2Normalize", [y], "normalized_y", axes=[axes[1]], epsilon=eps)
-    xs = _letters(ranks[0])
-    ys = "a" + _letters(ranks[1] - 1, ranks[0])
-    ys = ys[:axes[1]] + xs[axes[0]] + ys[axes[1] + 1:]
-    out = xs[:axes[0]] + xs[axes[0] + 1:] + "".join(
-        c for i, c in enumerate(ys) if i not in (0, axes[1]))
-    both2 = ranks == [2, 2]
-    z = ctx.op("Einsum", [x, y], "dot" if both2 else None, equation=f"{xs},{ys}->{out}")
-    if both2:
-        z = ctx.op("Reshape", [z], None, shape=[1])
-    return [z]

@@ -1,4 +1,4 @@
-"""ONNX emitter for ConvLSTM (ConvLSTM1D/2D/3D) as one Scan over time.
+"""The ONNX form of ConvLSTM (ConvLSTM1D/2D/3D) as one Scan over time.
 
 ops/recurrent.py's ConvLSTM is the spec. Outside the loop, the input convolution of
 every timestep is one channels-first Conv over (T * N, C, *S); the Scan body then adds the
@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from kerasport.errors import KerasportError
-from kerasport.export.onnx.context import CF, CL, TM, ExportContext, emitter, to_cf
+from kerasport.export.onnx.context import CF, CL, TM, ExportContext, to_cf
 from kerasport.export.onnx.helpers import BOOL, FLOAT, conv_pads, onnx_conv_kernel, scalar
 from kerasport.export.onnx.recurrent_scan import activation
 from kerasport.ir.graph import Node
@@ -38,7 +38,7 @@ def _time_major_cf(ctx: ExportContext, x: str, base: str) -> str:
     rank = ctx.rank(x)
     target = [1, 0, rank - 1, *range(2, rank - 1)]  # channels-last axes in the wanted order
     orders = {CL: list(range(rank)), CF: to_cf(rank), TM: [1, 0, *range(2, rank)]}
-    layout = next((lay for lay in (TM, CF, CL) if (x, lay) in ctx.where), CL)
+    layout = next((lay for lay in (TM, CF, CL) if ctx.held.holds(x, lay)), CL)
     order = orders[layout]
     return ctx.add("Transpose", [ctx.get(x, layout)], f"{base}/x_tm",
                    perm=[order.index(a) for a in target])
@@ -134,8 +134,7 @@ def _body(ctx: ExportContext, node: Node, units: int, rank: int, masked: bool, b
     return helper.make_graph(nodes, ctx.fresh(f"{base}/body"), inputs, outputs)
 
 
-@emitter("ConvLSTM")
-def conv_lstm(ctx: ExportContext, node: Node) -> None:
+def emit_conv_lstm(ctx: ExportContext, node: Node) -> None:
     """ConvLSTM1D/2D/3D: (outputs, h, c) from one Scan over time."""
     a = node.attrs
     ins = list(node.inputs) + [""] * (7 - len(node.inputs))
