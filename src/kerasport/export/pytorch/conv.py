@@ -123,3 +123,14 @@ def emit_conv_transpose(ctx: ModuleContext, node: Node) -> None:
         sl = ", ".join(f"{b}:{-e if e else ''}" for b, e in crops)
         expr = f"{expr}[:, :, {sl}]"
     ctx.assign(node, expr, "cf")
+
+
+@emitter("SpatialPad")
+def emit_spatial_pad(ctx: ModuleContext, node: Node) -> None:
+    """F.pad of the spatial axes, channels-first (before a convolution or a pool)."""
+    a = ctx.attrs(node)
+    x = ctx.get(node.inputs[0], "cf")
+    pads = [int(p) for pair in reversed(list(a["margins"])) for p in pair]
+    value = float(a.get("value", 0.0))
+    tail = f", value={py(value)}" if value else ""
+    ctx.assign(node, f"F.pad({x}, {pylist(pads)}{tail})", "cf")

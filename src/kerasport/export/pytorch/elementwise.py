@@ -65,3 +65,69 @@ def emit_cast(ctx: ModuleContext, node: Node) -> None:
     layout = ctx.layout(src)
     dtype = TORCH_DTYPES[ctx.attrs(node).get("dtype", "float32")]
     ctx.assign(node, f"{ctx.get(src, layout)}.to({dtype})", layout)
+
+
+_MATH = {"sqrt": "torch.sqrt", "log": "torch.log", "neg": "torch.neg", "abs": "torch.abs",
+         "reciprocal": "torch.reciprocal", "floor": "torch.floor", "ceil": "torch.ceil",
+         "erf": "torch.erf", "sin": "torch.sin", "cos": "torch.cos", "sign": "torch.sign",
+         "round": "torch.round"}
+_COMPARE = {"equal": "torch.eq", "less": "torch.lt", "less_equal": "torch.le",
+            "greater": "torch.gt", "greater_equal": "torch.ge"}
+
+
+def _operands(ctx: ModuleContext, node: Node, names: list[str]) -> tuple[list[str], str]:
+    rank = ctx.rank(node.outputs[0])
+    layout = ctx.prefer(names)
+    return [ctx.operand(node, n, layout, rank, inline=False) for n in names], layout
+
+
+@emitter("Math")
+def emit_math(ctx: ModuleContext, node: Node) -> None:
+    """torch.sqrt, torch.log, torch.round (halves to even, as NumPy) ..."""
+    src = node.inputs[0]
+    layout = ctx.layout(src)
+    fn = _MATH[ctx.attrs(node).get("fn", "sqrt")]
+    ctx.assign(node, f"{fn}({ctx.get(src, layout)})", layout)
+
+
+@emitter("Pow")
+def emit_pow(ctx: ModuleContext, node: Node) -> None:
+    """torch.pow(a, b), b in a's dtype."""
+    (a, b), layout = _operands(ctx, node, list(node.inputs[:2]))
+    ctx.assign(node, f"torch.pow({a}, {b}.to({a}.dtype))", layout)
+
+
+@emitter("Mod")
+def emit_mod(ctx: ModuleContext, node: Node) -> None:
+    """torch.remainder (b's sign, Python's %) or torch.fmod (a's sign)."""
+    (a, b), layout = _operands(ctx, node, list(node.inputs[:2]))
+    fn = "torch.fmod" if ctx.attrs(node).get("fmod") else "torch.remainder"
+    ctx.assign(node, f"{fn}({a}, {b}).to({a}.dtype)", layout)
+
+
+@emitter("Where")
+def emit_where(ctx: ModuleContext, node: Node) -> None:
+    """torch.where(cond, a, b) in a's dtype."""
+    (a, b, cond), layout = _operands(ctx, node, list(node.inputs[:3]))
+    dtype = TORCH_DTYPES.get(ctx.dtype(node.inputs[0]), "torch.float32")
+    ctx.assign(node, f"torch.where({cond}, {a}, {b}).to({dtype})", layout)
+
+
+@emitter("Compare")
+def emit_compare(ctx: ModuleContext, node: Node) -> None:
+    """torch.eq / lt / le / gt / ge, as booleans (or the asked dtype)."""
+    a = ctx.attrs(node)
+    (x, y), layout = _operands(ctx, node, list(node.inputs[:2]))
+    expr = f"{_COMPARE[a.get('mode', 'equal')]}({x}, {y})"
+    if a.get("dtype", "bool") != "bool":
+        expr += f".to({TORCH_DTYPES[a['dtype']]})"
+    ctx.assign(node, expr, layout)
+
+
+@emitter("Logic")
+def emit_logic(ctx: ModuleContext, node: Node) -> None:
+    """torch.logical_not / and / or / xor."""
+    mode = ctx.attrs(node).get("mode", "not")
+    names = [n for n in node.inputs[:2] if n]
+    xs, layout = _operands(ctx, node, names)
+    ctx.assign(node, f"torch.logical_{mode}({', '.join(xs)})", layout)

@@ -49,3 +49,26 @@ def emit_einsum(ctx: ModuleContext, node: Node) -> None:
     xs = [ctx.operand(node, n, "cl", rank, inline=False) for n in node.inputs]
     eq = ctx.attrs(node)["equation"]
     ctx.assign(node, f"torch.einsum({eq!r}, {', '.join(xs)})")
+
+
+@emitter("CumSum")
+def emit_cum_sum(ctx: ModuleContext, node: Node) -> None:
+    """torch.cumsum along the axis (flipped for ``reverse``, minus x for ``exclusive``)."""
+    a = ctx.attrs(node)
+    x = ctx.get(node.inputs[0], "cl")
+    dim = int(a.get("axis", 0)) % ctx.rank(node.inputs[0])
+    src = f"torch.flip({x}, [{dim}])" if a.get("reverse") else x
+    expr = f"torch.cumsum({src}, dim={dim})"
+    if a.get("exclusive"):
+        expr = f"{expr} - {src}"
+    if a.get("reverse"):
+        expr = f"torch.flip({expr}, [{dim}])"
+    ctx.assign(node, expr)
+
+
+@emitter("Trilu")
+def emit_trilu(ctx: ModuleContext, node: Node) -> None:
+    """torch.triu / torch.tril of the last two axes from diagonal k."""
+    a = ctx.attrs(node)
+    fn = "torch.triu" if a.get("upper", True) else "torch.tril"
+    ctx.assign(node, f"{fn}({ctx.get(node.inputs[0], 'cl')}, {int(a.get('k', 0))})")

@@ -46,3 +46,20 @@ def emit_reduce(ctx: ModuleContext, node: Node) -> None:
     fn = "torch.mean" if a["mode"] == "mean" else "torch.amax"
     keep = ", keepdim=True" if a.get("keepdims") else ""
     ctx.assign(node, f"{fn}({ctx.get(src, layout)}, dim={py(tuple(dims))}{keep})", layout)
+
+
+@emitter("Arg")
+def emit_arg(ctx: ModuleContext, node: Node) -> None:
+    """torch.argmax / argmin (the first among equals; the last through a flip)."""
+    a = ctx.attrs(node)
+    src = node.inputs[0]
+    x = ctx.get(src, "cl")
+    dim = int(a.get("axis", 0)) % ctx.rank(src)
+    fn = "torch.argmax" if a.get("mode", "max") == "max" else "torch.argmin"
+    keep = bool(a.get("keepdims", True))
+    if not a.get("last"):
+        ctx.assign(node, f"{fn}({x}, dim={dim}, keepdim={keep})")
+        return
+    flipped = ctx.vars.new(f"{ctx.base_name(node)}_flipped")
+    ctx.line(f"{flipped} = {fn}(torch.flip({x}, [{dim}]), dim={dim}, keepdim={keep})")
+    ctx.assign(node, f"{x}.shape[{dim}] - 1 - {flipped}")

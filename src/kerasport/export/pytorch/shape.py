@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kerasport.errors import KerasportError
 from kerasport.export.pytorch.context import ModuleContext
 from kerasport.export.pytorch.helpers import axis_in, emitter, py, pylist
 from kerasport.ir.graph import Node
@@ -125,3 +126,60 @@ def emit_gather(ctx: ModuleContext, node: Node) -> None:
         ctx.assign(node, f"{mod}({ids})")
         return
     ctx.assign(node, f"{ctx.operand(node, table, 'cl', 8, inline=False)}[{ids}]")
+
+
+@emitter("Slice")
+def emit_slice(ctx: ModuleContext, node: Node) -> None:
+    """x[start:end:step] per axis; a negative step (torch slices take positive ones) is a
+    flip of that axis and the mirrored positive slice."""
+    a = ctx.attrs(node)
+    src = node.inputs[0]
+    rank, shape = ctx.rank(src), ctx.shape(src)
+    index, flips = [":"] * rank, []
+    for s, e, ax, st in zip(a["starts"], a["ends"], a["axes"], a["steps"]):
+        ax, s, e, st = int(ax) % rank, int(s), min(int(e), 2**62), int(st)
+        if st < 0:
+            if shape[ax] is None:
+                raise KerasportError("a negative-step slice of an axis of unknown size")
+            picked = range(*slice(s, e, st).indices(shape[ax]))
+            flips.append(ax)
+            n = shape[ax]
+            s, e, st = (n - 1 - picked[0], n - picked[-1], -st) if picked else (0, 0, 1)
+        index[ax] = f"{s}:{e}" + (f":{st}" if st != 1 else "")
+    x = ctx.get(src, "cl")
+    if flips:
+        x = f"torch.flip({x}, {list(flips)})"
+    ctx.assign(node, f"{x}[{', '.join(index)}]")
+
+
+@emitter("Take")
+def emit_take(ctx: ModuleContext, node: Node) -> None:
+    """torch.index_select along the axis (negative indices wrapped), reshaped as np.take."""
+    src, idx = node.inputs
+    rank = ctx.rank(src)
+    dim = int(ctx.attrs(node).get("axis", 0)) % rank
+    x = ctx.get(src, "cl")
+    if ctx.is_const(idx) and ctx.const(idx).ndim == 0:
+        ctx.assign(node, f"{x}.select({dim}, {int(ctx.const(idx))})")
+        return
+    i = ctx.operand(node, idx, "cl", 8, inline=False)
+    wrapped = f"torch.remainder({i}.long(), {x}.shape[{dim}])"
+    ctx.assign(node, f"torch.index_select({x}, {dim}, {wrapped}.flatten()).unflatten("
+                     f"{dim}, {i}.shape)")
+
+
+@emitter("TakeAlong")
+def emit_take_along(ctx: ModuleContext, node: Node) -> None:
+    """torch.gather along the axis (negative indices wrapped)."""
+    src, idx = node.inputs
+    dim = int(ctx.attrs(node).get("axis", 0)) % ctx.rank(src)
+    x = ctx.get(src, "cl")
+    i = ctx.operand(node, idx, "cl", 8, inline=False)
+    ctx.assign(node, f"torch.gather({x}, {dim}, torch.remainder({i}.long(), {x}.shape[{dim}]))")
+
+
+@emitter("Tile")
+def emit_tile(ctx: ModuleContext, node: Node) -> None:
+    """x.repeat(repeats) (np.tile with one count per axis)."""
+    reps = ", ".join(str(int(r)) for r in ctx.attrs(node)["repeats"])
+    ctx.assign(node, f"{ctx.get(node.inputs[0], 'cl')}.repeat({reps})")
