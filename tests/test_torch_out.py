@@ -276,3 +276,25 @@ def test_op_without_pytorch_form_is_refused_by_name(build, op, layer, tmp_path, 
     assert main(["convert", str(path), "--to", "pytorch", "-o", str(out)]) == 2
     assert op in capsys.readouterr().err and not out.exists()
     assert list(tmp_path.iterdir()) == [path]
+
+
+# ---- other sources: a PyTorch model through ONNX comes back as PyTorch code -----------------
+ONNX_TOL = 1e-4  # torch -> ONNX -> kerasport's IR -> generated torch, vs the original torch
+
+
+@pytest.mark.parametrize("name", [
+    "gru", *(pytest.param(n, marks=pytest.mark.slow)
+             for n in ("lstm", "rnn", "transformer", "vit", "resnet18", "mobilenet_v3_small"))])
+def test_torch_model_through_onnx_comes_back(name, tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("torchvision")
+    from onnx_torch_models import export
+
+    path, x, want = export(name, tmp_path)
+    m = kerasport.load(str(path), optimize_graph=False)
+    py_path, _ = export_pytorch(m, str(tmp_path / "torch"))
+    assert_ruff_clean(py_path)
+    got = run_torch(load_generated(py_path).load_model(), [x])
+    err = max_error(got, [want])
+    ERRORS.append((os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0], err))
+    assert err <= ONNX_TOL

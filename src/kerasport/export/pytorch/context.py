@@ -35,9 +35,15 @@ _RESERVED_VARS = frozenset({"self", "torch", "nn", "F", "np", "math", "os", "jso
                             "false"})
 
 
+_MAX_NAME = 40
+
+
 def identifier(name: str) -> str:
     """``name`` as a lower-case Python identifier (Keras names: 'conv2d_1', 'model/dense')."""
     ident = re.sub(r"\W+", "_", name).strip("_").lower() or "layer"
+    if len(ident) > _MAX_NAME:  # long paths (ONNX node names): their last components
+        tail = ident[-_MAX_NAME:]
+        ident = tail.split("_", 1)[1] if "_" in tail[1:] else tail
     if ident[0].isdigit():
         ident = "l_" + ident
     if keyword.iskeyword(ident):
