@@ -18,10 +18,13 @@ $(VENV)/.core: pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
+# TF.js reader tests write models with tensorflowjs' converter; its pinned dependencies (jax,
+# TF-DF, TF-Hub) are not needed for Keras models, so it is installed without them
 $(VENV)/.test: $(VENV)/.core pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	# tf2onnx pins an old protobuf that would downgrade TensorFlow's: installed without its pins
 	$(PY) -m pip install --quiet --no-deps tf2onnx
+	$(PY) -m pip install --quiet --no-deps "tensorflowjs>=4"
 	touch $@
 
 demo: $(VENV)/.core
@@ -61,7 +64,7 @@ fuzz-replay: $(VENV)/.test
 # nothing is measured here; rerun the generators without --render to measure again
 DOC_GENERATORS := scripts/gen_layers_doc.py scripts/gen_zoo_doc.py scripts/gen_edge_doc.py \
 	benchmarks/markdown.py benchmarks/onnx_vs_keras.py scripts/onnx_backend.py \
-	benchmarks/onnx_reader.py \
+	benchmarks/onnx_reader.py benchmarks/scale.py \
 	scripts/gen_pytorch_doc.py
 
 docs: $(VENV)/.core
@@ -73,6 +76,7 @@ docs: $(VENV)/.core
 	$(PY) scripts/onnx_backend.py --render
 	$(PY) benchmarks/onnx_reader.py --render
 	$(PY) scripts/gen_report_screenshot.py
+	$(PY) benchmarks/scale.py --render
 	$(PY) scripts/gen_pytorch_doc.py
 
 docs-check: $(VENV)/.core

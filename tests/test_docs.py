@@ -19,6 +19,7 @@ GENERATORS = {
     "docs/onnx_benchmark.md": "benchmarks/onnx_vs_keras.py",
     "docs/onnx-ops.md": "scripts/onnx_backend.py",
     "docs/onnx-reader.md": "benchmarks/onnx_reader.py",
+    "docs/scale.md": "benchmarks/scale.py",
 }
 
 

@@ -19,7 +19,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     """Print one row per layer; exit 1 if any layer cannot be converted."""
     from kerasport.api import inspect_file
 
-    conv = inspect_file(args.model)
+    conv = inspect_file(args.model, args.weights_file)
     bad = {i.layer for i in conv.issues}
     rows = [["  " * r.depth + r.name, r.class_name, shape_text(r.output_shape), f"{r.params:,}",
              "yes" if r.supported and r.name.rsplit("/", 1)[-1] not in bad else "NO"]
@@ -37,7 +37,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 CONVERT_FLAGS = ("weights", "opset", "batch_size", "inputs_as_nchw", "quantize", "calibration",
                  "labels", "scale", "mean", "std", "io_type", "allow_tf_ops",
-                 "calibration_samples")
+                 "calibration_samples", "weights_file")
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -71,10 +71,11 @@ def _read_inputs(path: str) -> list[np.ndarray] | dict[str, np.ndarray]:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Run a model on inputs from .npy/.npz and write the outputs."""
-    import kerasport
     from kerasport.model import as_list
 
-    model = kerasport.load(args.model)
+    model = _load(args, engine=args.engine)
+    for note in model.engine_notes:  # which engine runs, and why (stderr: stdout is data)
+        print(note, file=sys.stderr)
     inputs = _read_inputs(args.input)
     if isinstance(inputs, dict):
         names = model.input_names
@@ -120,14 +121,19 @@ def _unique(names: Sequence[str]) -> list[str]:
     return out
 
 
+def _load(args: argparse.Namespace, engine: str = "numpy"):
+    """``kerasport.load`` of the command's model (with its --weights-file when given)."""
+    import kerasport
+
+    return kerasport.load(args.model, weights=args.weights_file, engine=engine)
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     """Re-run the reference recorded in a bundle; exit 1 on drift."""
-    import kerasport
     from kerasport.errors import VerificationError
+    from kerasport.export.pytorch.check import is_pytorch_export, verify_directory
 
-    if os.path.isdir(args.model):  # a folder written by --to pytorch
-        from kerasport.export.pytorch.check import verify_directory
-
+    if is_pytorch_export(args.model):  # a folder written by --to pytorch
         try:
             err = verify_directory(args.model, args.tolerance)
         except VerificationError as exc:
@@ -135,7 +141,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             return 1
         print(f"OK: max relative error {err:.2e} (tolerance {args.tolerance:.0e})")
         return 0
-    model = kerasport.load(args.model)
+    model = _load(args)
     if model.reference is None:
         model.reference = model.make_reference()
         print("no recorded reference (not a bundle): checked that the model runs")
@@ -154,6 +160,13 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     return cmd_batch(args)
 
 
+def _weights_file_option(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--weights-file", metavar="FILE",
+                   help="weights kept apart from the architecture given as the model (a "
+                        "model.to_json() file, or a .keras/.h5 model): a save_weights .h5, a "
+                        ".weights.h5, a .keras, or a TF checkpoint (its .index)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``kerasport`` command."""
     p = argparse.ArgumentParser(prog="kerasport",
@@ -163,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("inspect", help="list layers, shapes, parameters and support")
     s.add_argument("model")
+    _weights_file_option(s)
     s.set_defaults(fn=cmd_inspect)
     s = sub.add_parser("convert", help="convert a .keras/.h5 file to a bundle or Python code")
     s.add_argument("model")
@@ -201,16 +215,22 @@ def build_parser() -> argparse.ArgumentParser:
                         "(all of them are used for the check)")
     s.add_argument("--weights", choices=["float32", "float16", "int8"], default="float32",
                    help="weight storage: float16 halves the size, int8 quarters the kernels")
+    _weights_file_option(s)
     s.set_defaults(fn=cmd_convert)
     s = sub.add_parser("predict", help="run a model or bundle on inputs from .npy/.npz")
     s.add_argument("model")
     s.add_argument("--input", "-i", required=True, help=".npy (one input) or .npz (by name)")
     s.add_argument("-o", "--output", help=".npz (or .npy for one output); default: print")
     s.add_argument("--batch-size", type=int, default=None)
+    _weights_file_option(s)
+    s.add_argument("--engine", choices=["numpy", "onnxruntime", "litert", "auto"],
+                   default="numpy", help="numpy (default, no dependencies), onnxruntime, "
+                   "litert, or auto: the fastest installed engine that runs every op")
     s.set_defaults(fn=cmd_predict)
     s = sub.add_parser("verify", help="re-run a bundle's recorded reference, exit 1 on drift")
     s.add_argument("model")
     s.add_argument("--tolerance", type=float, default=1e-4)
+    _weights_file_option(s)
     s.set_defaults(fn=cmd_verify)
     s = sub.add_parser("batch", help="run the conversions listed in a JSON or TOML file")
     s.add_argument("config", help="a .json or .toml file listing conversion tasks")

@@ -55,6 +55,9 @@ class Model:
         self.reference = reference
         self.meta = dict(meta or {})
         self._executor = Executor(graph)
+        self.engine = "numpy"  # see kerasport.engines
+        self.engine_notes: list[str] = []
+        self._run = self._executor.run
 
     # -- description ----------------------------------------------------------------------
     @property
@@ -83,6 +86,16 @@ class Model:
                 f"ops, {self.graph.num_params()} parameters>")
 
     # -- running --------------------------------------------------------------------------
+    def set_engine(self, name: str, runner: Any, notes: list[str]) -> None:
+        """Run predict, ``__call__`` and verify with ``runner`` (inputs in graph order ->
+        outputs in graph order; None: the NumPy runtime). Use kerasport.engines.use_engine."""
+        self.engine, self.engine_notes = name, list(notes)
+        self._run = self._executor.run if runner is None else runner
+
+    def numpy_run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """Outputs of the NumPy runtime for checked inputs in graph order, whatever engine."""
+        return self._executor.run(inputs)
+
     def _arrays(self, x: Any) -> list[np.ndarray]:
         names = self.input_names
         if isinstance(x, Mapping):
@@ -137,7 +150,7 @@ class Model:
 
     def __call__(self, x: Any) -> Any:
         """Run the whole batch at once."""
-        return self._present(self._executor.run(self._arrays(x)))
+        return self._present(self._run(self._arrays(x)))
 
     def predict(self, x: Any, batch_size: int | None = None) -> Any:
         """Outputs for ``x``, computed in batches of ``batch_size`` (32 if None, as Keras)."""
@@ -152,8 +165,8 @@ class Model:
         fixed = any(self.graph.values[i].shape and self.graph.values[i].shape[0] is not None
                     for i in self.graph.inputs)
         if n <= bs or fixed:
-            return self._present(self._executor.run(arrays))
-        chunks = [self._executor.run([a[i:i + bs] for a in arrays]) for i in range(0, n, bs)]
+            return self._present(self._run(arrays))
+        chunks = [self._run([a[i:i + bs] for a in arrays]) for i in range(0, n, bs)]
         return self._present([np.concatenate(parts) for parts in zip(*chunks)])
 
     def run_all(self, x: Any) -> dict[str, np.ndarray]:
@@ -209,7 +222,7 @@ class Model:
         Raises VerificationError above ``tolerance``."""
         if self.reference is None:
             raise VerificationError("this model has no recorded reference to verify against")
-        worst = max_relative_error(self._executor.run(self.reference.inputs),
+        worst = max_relative_error(self._run(self.reference.inputs),
                                    self.reference.outputs)
         if not worst <= tolerance:
             raise VerificationError(f"outputs drifted from the recorded reference: max relative "

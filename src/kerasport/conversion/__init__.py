@@ -7,6 +7,7 @@ run it — load, write beside the target, check, rename, report.
 
 from __future__ import annotations
 
+import os
 import time
 
 from kerasport.conversion.options import (
@@ -17,6 +18,7 @@ from kerasport.conversion.options import (
     ConvertOptions,
     default_output,
 )
+from kerasport.errors import InputError
 
 __all__ = ["QUANTIZE_MODES", "TARGETS", "WEIGHT_MODES", "ConversionResult", "ConvertOptions",
            "convert", "convert_with", "default_output"]
@@ -28,7 +30,8 @@ def convert(source: str, output: str | None = None, *, to: str = "bundle",
             calibration: str | None = None, labels: str | None = None,
             scale: float | None = None, mean: float | tuple[float, ...] | str | None = None,
             std: float | tuple[float, ...] | str | None = None, io_type: str | None = None,
-            allow_tf_ops: bool = False, calibration_samples: int = 500) -> ConversionResult:
+            allow_tf_ops: bool = False, calibration_samples: int = 500,
+            weights_file: str | None = None) -> ConversionResult:
     """Convert the model file ``source`` to ``to`` and return what was written and checked.
 
     ``to``: ``bundle`` (one .npz for kerasport, ``weights`` float32/float16/int8),
@@ -37,7 +40,8 @@ def convert(source: str, output: str | None = None, *, to: str = "bundle",
     ``calibration`` data), ``tflite`` / ``edgetpu`` (``quantize`` none/float16/dynamic/int8/
     uint8, ``calibration`` and its ``labels``, ``io_type``, ``allow_tf_ops``,
     ``calibration_samples``). ``scale``/``mean``/``std`` scale calibration images.
-    ``output`` defaults to a path next to ``source``.
+    ``output`` defaults to a path next to ``source``. ``weights_file``: weights kept apart
+    from the architecture in ``source`` (see ``kerasport.load``'s ``weights``).
 
     Outputs are written beside the target and renamed only after every check passed: on an
     error (a ``KerasportError``) nothing is left at ``output``. Nothing is printed; the
@@ -47,8 +51,19 @@ def convert(source: str, output: str | None = None, *, to: str = "bundle",
         to, weights=weights, opset=opset, batch_size=batch_size, scale=scale, mean=mean,
         std=std, calibration_samples=calibration_samples, inputs_as_nchw=inputs_as_nchw,
         quantize=quantize, calibration=calibration, labels=labels, io_type=io_type,
-        allow_tf_ops=allow_tf_ops)
+        allow_tf_ops=allow_tf_ops, weights_file=weights_file)
     return convert_with(source, output, options)
+
+
+def _tflite_needs_a_model_file(source: str, options: ConvertOptions) -> None:
+    from kerasport.keras.split import is_json
+
+    if options.weights_file or os.path.isdir(source) or (os.path.isfile(source)
+                                                         and is_json(source)):
+        raise InputError(f"{source}: TFLite export hands the original .keras/.h5 file to "
+                         "TensorFlow's converter, and this model is stored in another form "
+                         "(SavedModel, JSON + weights, TF.js); convert it --to onnx, or save "
+                         "it as .keras with Keras and convert that")
 
 
 def convert_with(source: str, output: str | None, options: ConvertOptions) -> ConversionResult:
@@ -56,8 +71,11 @@ def convert_with(source: str, output: str | None, options: ConvertOptions) -> Co
     from kerasport.api import load
 
     out = default_output(source, options.to, output)
+    if options.to in ("tflite", "edgetpu"):
+        _tflite_needs_a_model_file(source, options)
     start = time.perf_counter()
-    model = load(source)
+    model = load(source, weights=options.weights_file) if options.weights_file else \
+        load(source)
     if options.to == "python":
         from kerasport.conversion.native import to_python as run
     elif options.to == "onnx":

@@ -61,6 +61,7 @@ class ConvertOptions:
     io_type: str | None = None
     allow_tf_ops: bool = False
     calibration_samples: int = 500
+    weights_file: str | None = None
 
     @classmethod
     def create(cls, to: str = "bundle", *, weights: str = "float32", opset: int = 17,
@@ -125,6 +126,7 @@ def default_output(source: str, target: str, output: str | None = None) -> str:
     """Where ``kerasport convert`` writes when no output is given: next to the model (for
     python, a ``<name>_standalone`` folder in the working directory); refuses the input."""
     if not output:
+        source = os.path.normpath(source)  # a SavedModel directory may end in a slash
         stem = os.path.splitext(source)[0]
         if target == "python":
             output = os.path.splitext(os.path.basename(source))[0] + "_standalone"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kerasport.errors import ModelFileError
+from kerasport.keras.keras1 import upgrade_layer
 
 MODEL_CLASSES = {"Functional", "Model", "Sequential"}
 # keras.ops operations whose recorded config holds a dtype
@@ -248,6 +249,8 @@ def _layer_spec(raw: dict[str, Any], keras_major: int) -> LayerSpec:
     config = raw.get("config")
     if not isinstance(class_name, str) or not isinstance(config, dict):
         raise ModelFileError(f"unreadable layer entry in the model config: {str(raw)[:200]}")
+    if keras_major <= 1:
+        class_name, config = upgrade_layer(class_name, config)
     name = raw.get("name") or config.get("name")
     if not isinstance(name, str) or not name:
         raise ModelFileError(f"a '{class_name}' layer has no readable name in the model "

@@ -16,6 +16,8 @@ from kerasport._zip import open_archive, read_entry
 from kerasport.errors import KerasportError, ModelFileError, UnsupportedLayerError
 from kerasport.keras.config import ModelSpec, parse_model
 from kerasport.keras.h5safe import H5_ERRORS, open_h5, text_attr
+from kerasport.keras.keras1 import Keras1Weights, conv1d_layers
+from kerasport.keras.repair import repair_weight_paths
 from kerasport.keras.weights import H5Weights, KerasV3Weights, WeightSource
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -150,6 +152,7 @@ def read_keras_archive(path: str) -> KerasFile:
     spec = parse_model(config, major)
     h5 = open_h5(io.BytesIO(weights_bytes), f"{path} (model.weights.h5)",
                  os.path.getsize(path))
+    h5 = repair_weight_paths(h5, path)
     top = [(layer_name, cls) for layer_name, cls in spec.weight_layers]
     return KerasFile(path, "keras", version, spec, KerasV3Weights(h5, top, major, assets), h5)
 
@@ -157,8 +160,9 @@ def read_keras_archive(path: str) -> KerasFile:
 def _no_config(h5: Any, path: str) -> ModelFileError:
     if "layer_names" in h5.attrs or "layers" in h5 or "vars" in h5:
         what = ("this HDF5 file holds weights only (from save_weights): it has no model "
-                "config; save the whole model with model.save(), or give the architecture "
-                "too")
+                "config; give the architecture with it: kerasport.load(ARCHITECTURE, "
+                "weights=this file) or `--weights-file` (ARCHITECTURE: a model.to_json() "
+                "file or a .keras/.h5 model), or save the whole model with model.save()")
     else:
         what = "this HDF5 file has no model config: it is not a Keras model file"
     return ModelFileError(f"{path}: {what}")
@@ -178,7 +182,10 @@ def read_h5_model(path: str) -> KerasFile:
     except BaseException:
         h5.close()
         raise
-    return KerasFile(path, "h5", version, spec, H5Weights(group), h5)
+    weights: WeightSource = H5Weights(group)
+    if _major(version) <= 1:
+        weights = Keras1Weights(weights, conv1d_layers(config))
+    return KerasFile(path, "h5", version, spec, weights, h5)
 
 
 def read_keras_file(path: str) -> KerasFile:

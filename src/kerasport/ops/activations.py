@@ -297,6 +297,23 @@ def apply_activation(spec, x):
     return activation_kernels()[spec["op"]](x, **attrs)
 
 
+def activation_fn(spec):
+    """The function ``x -> apply_activation(spec, x)``, resolved once (recurrent kernels call
+    it at every step)."""
+    if spec is None:
+        return _identity
+    kernel = activation_kernels()[spec["op"]]
+    attrs = {k: v for k, v in spec.items() if k != "op"}
+    if not attrs:
+        return kernel
+    return lambda x: kernel(x, **attrs)
+
+
+def _identity(x):
+    """x itself (a linear activation)."""
+    return x
+
+
 def activation_problem(spec) -> str | None:
     """Why ``spec`` is not a valid activation spec (None if it is): checked when a graph is
     read from a file."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from kerasport.ops.common import window_out
-from kerasport.ops.conv import pad_spatial, spatial_pads, windows
+from kerasport.ops.conv import _tap_slices, pad_spatial, spatial_pads
 from kerasport.ops.registry import Traits, op
 
 
@@ -20,22 +20,38 @@ def _pool(shapes, mode="max", pool_size=(2,), strides=(2,), padding="valid"):
 
 @op("Pool", shape=_pool)
 def Pool(x, mode="max", pool_size=(2,), strides=(2,), padding="valid"):
-    """Max or average pooling, channels-last. 'same' averages exclude the padding (as Keras)."""
+    """Max or average pooling, channels-last. 'same' averages exclude the padding (as Keras).
+    One pass per window tap over a strided slice (maximum or add into the output): several
+    times faster than reducing a window view over its small window axes."""
     r = len(pool_size)
-    ones = (1,) * r
-    pads = spatial_pads(x.shape[1:-1], pool_size, strides, ones, padding)
+    pads = spatial_pads(x.shape[1:-1], pool_size, strides, (1,) * r, padding)
     padded = any(p != (0, 0) for p in pads)
-    axes = tuple(range(1 + r, 1 + 2 * r))
     if mode == "max":
-        x = pad_spatial(x, pads, -np.inf)
-        return windows(x, pool_size, strides, ones).max(axis=axes)
+        return _tap_reduce(pad_spatial(x, pads, -np.inf), pool_size, strides, np.maximum)
     sizes = x.shape[1:-1]
-    x = pad_spatial(x, pads)
-    total = windows(x, pool_size, strides, ones).sum(axis=axes)
+    total = _tap_reduce(pad_spatial(x, pads), pool_size, strides, np.add)
     if not padded:
         return total / np.float32(np.prod(pool_size))
     count = pad_spatial(np.ones((1, *sizes, 1), x.dtype), pads)
-    return total / windows(count, pool_size, strides, ones).sum(axis=axes)
+    return total / _tap_reduce(count, pool_size, strides, np.add)
+
+
+def _tap_reduce(x, ksize, strides, ufunc):
+    """``ufunc`` (np.maximum or np.add) over every window of x (N, *S, C), one tap at a time
+    into the output (N, *O, C)."""
+    sizes = x.shape[1:-1]
+    out = [(s - k) // st + 1 for s, k, st in zip(sizes, ksize, strides)]
+    if min(out, default=1) < 1:
+        raise ValueError(f"input of spatial size {tuple(sizes)} is smaller than the window")
+    ones = (1,) * len(ksize)
+    y = None
+    for tap in np.ndindex(*ksize):
+        part = x[(slice(None), *_tap_slices(tap, ones, strides, out))]
+        if y is None:
+            y = part.copy()
+        else:
+            ufunc(y, part, out=y)
+    return y
 
 
 def _reduce(shapes, mode="mean", axes=(1,), keepdims=False):

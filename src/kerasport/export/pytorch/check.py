@@ -54,6 +54,16 @@ def check_module(py_path: str, inputs: list[np.ndarray],
     return err, f"PyTorch vs kerasport: max relative error {err:.2e}"
 
 
+def is_pytorch_export(path: str) -> bool:
+    """Whether ``path`` is a folder written by ``--to pytorch`` (a module, its safetensors
+    weights and reference.npz), not a model directory such as a SavedModel."""
+    if not os.path.isdir(path) or not os.path.isfile(os.path.join(path, "reference.npz")):
+        return False
+    names = os.listdir(path)
+    return any(n.endswith(".safetensors") for n in names) and any(n.endswith(".py")
+                                                                   for n in names)
+
+
 def verify_directory(path: str, tolerance: float = 1e-4) -> float:
     """``kerasport verify`` of a folder written by ``--to pytorch``: run its module on the
     recorded reference input in torch; returns the max relative error, raises

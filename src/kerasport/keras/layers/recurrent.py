@@ -204,8 +204,11 @@ def convert_bidirectional(ctx: LayerContext, inputs: list[str]) -> list[str]:
     stored = ctx.weights
     # .keras: forward_layer/... and backward_layer/...; .h5: forward_<name>/... and the
     # backward layer under its own name
-    fwd = [a for p, a in stored if "forward" in (p or "")]
-    bwd = [a for p, a in stored if "forward" not in (p or "")]
+    own = f"{ctx.layer_name}/"  # the layer's own name may hold "forward" too
+    inner = [((p or "")[len(own):] if (p or "").startswith(own) else p or "", a)
+             for p, a in stored]
+    fwd = [a for p, a in inner if "forward" in p]
+    bwd = [a for p, a in inner if "forward" not in p]
     if not fwd:  # unnamed: forward weights come first
         half = len(stored) // 2
         fwd, bwd = [a for _, a in stored[:half]], [a for _, a in stored[half:]]
