@@ -30,7 +30,7 @@ def to_pytorch(model: Any, source: str, out: str, options: ConvertOptions,
         raise InputError("--to pytorch writes float32 weights: --weights and --quantize do not "
                          "apply (convert the module's dtype in torch: model.half())")
     if "source_format" in model.meta:  # a model file, not a bundle: keep every layer
-        model = load(source, optimize_graph=False)
+        model = load(source, optimize_graph=False, weights=options.weights_file)
     generate(model.graph, source)  # refuse before creating anything
     reference = model.reference or model.make_reference()
     with staged_directory(out) as tmp:
