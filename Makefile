@@ -64,7 +64,8 @@ fuzz-replay: $(VENV)/.test
 # nothing is measured here; rerun the generators without --render to measure again
 DOC_GENERATORS := scripts/gen_layers_doc.py scripts/gen_zoo_doc.py scripts/gen_edge_doc.py \
 	benchmarks/markdown.py benchmarks/onnx_vs_keras.py scripts/onnx_backend.py \
-	benchmarks/onnx_reader.py benchmarks/scale.py \
+	benchmarks/onnx_reader.py benchmarks/scale.py benchmarks/tflite_writer.py \
+	benchmarks/tflite_int8.py \
 	scripts/gen_pytorch_doc.py
 
 docs: $(VENV)/.core
@@ -77,6 +78,8 @@ docs: $(VENV)/.core
 	$(PY) benchmarks/onnx_reader.py --render
 	$(PY) scripts/gen_report_screenshot.py
 	$(PY) benchmarks/scale.py --render
+	$(PY) benchmarks/tflite_writer.py
+	$(PY) benchmarks/tflite_int8.py --render
 	$(PY) scripts/gen_pytorch_doc.py
 
 docs-check: $(VENV)/.core

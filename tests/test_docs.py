@@ -20,6 +20,8 @@ GENERATORS = {
     "docs/onnx-ops.md": "scripts/onnx_backend.py",
     "docs/onnx-reader.md": "benchmarks/onnx_reader.py",
     "docs/scale.md": "benchmarks/scale.py",
+    "docs/tflite.md": "benchmarks/tflite_writer.py",
+    "docs/tflite_int8_benchmark.md": "benchmarks/tflite_int8.py",
 }
 
 

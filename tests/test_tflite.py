@@ -276,9 +276,10 @@ def test_explain_custom_and_generic_errors():
 # -- bad input ----------------------------------------------------------------------------
 def test_missing_tensorflow_extra(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorflow", None)  # `import tensorflow` fails
-    code = main(["convert", str(DIGITS), "--to", "tflite", "-o", str(tmp_path / "m.tflite")])
+    code = main(["convert", str(DIGITS), "--to", "tflite", "-o", str(tmp_path / "m.tflite"),
+                 "--converter", "tensorflow"])
     err = capsys.readouterr().err
-    assert code == 2 and "pip install 'kerasport[tflite]'" in err
+    assert code == 2 and "pip install 'kerasport[tflite-tf]'" in err
     assert not (tmp_path / "m.tflite").exists()
     with pytest.raises(MissingExtraError):
         from kerasport.export.tflite._deps import import_tensorflow
@@ -313,7 +314,8 @@ def test_bad_options(argv, message, tmp_path, capsys):
 def test_bundle_source_refused(tmp_path, digits_model, capsys):
     bundle = tmp_path / "d.npz"
     digits_model.save(str(bundle))
-    code = main(["convert", str(bundle), "--to", "tflite", "-o", str(tmp_path / "m.tflite")])
+    code = main(["convert", str(bundle), "--to", "tflite", "-o", str(tmp_path / "m.tflite"),
+                 "--converter", "tensorflow"])
     assert code == 2 and "original .keras/.h5" in capsys.readouterr().err
 
 

@@ -13,7 +13,8 @@ A config holds a list of tasks (a JSON list, or ``{"tasks": [...]}``; in TOML ``
 
 ``quantization`` may be just the mode (``"float16"``). Its mode means: bundle / python: the
 weight storage (float32, float16, int8); onnx: dynamic or static; tflite: none, float16,
-dynamic, int8 or uint8. ``options`` passes other ``convert`` flags (``opset``,
+dynamic, int8 or uint8 (full int8 also takes ``range_estimator`` and ``int8_fallback``).
+``options`` passes other ``convert`` flags (``opset``,
 ``batch_size``, ``inputs_as_nchw``).
 """
 
@@ -40,8 +41,8 @@ from kerasport.errors import KerasportError
 
 TASK_KEYS = {"name", "convert_from", "convert_to", "output", "quantization", "skip", "options"}
 QUANT_KEYS = {"mode", "calibration", "labels", "io_type", "allow_tf_ops", "scale", "mean", "std",
-              "calibration_samples"}
-OPTION_KEYS = {"opset", "batch_size", "inputs_as_nchw"}
+              "calibration_samples", "range_estimator", "int8_fallback"}
+OPTION_KEYS = {"opset", "batch_size", "inputs_as_nchw", "converter", "tflite_lstm"}
 PATH_KEYS = ("calibration", "labels")
 
 

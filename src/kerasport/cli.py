@@ -37,7 +37,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 CONVERT_FLAGS = ("weights", "opset", "batch_size", "inputs_as_nchw", "quantize", "calibration",
                  "labels", "scale", "mean", "std", "io_type", "allow_tf_ops",
-                 "calibration_samples", "weights_file")
+                 "calibration_samples", "weights_file", "converter", "tflite_lstm",
+                 "range_estimator", "int8_fallback")
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -213,9 +214,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--calibration-samples", type=int, default=500,
                    help="TFLite int8: how many of the calibration samples set the ranges "
                         "(all of them are used for the check)")
+    s.add_argument("--converter", choices=["kerasport", "tensorflow"],
+                   help="TFLite: kerasport's own writer (the default, full int8 included, no "
+                        "TensorFlow) or TensorFlow's converter (needs the tflite-tf extra)")
+    s.add_argument("--tflite-lstm", choices=["fused", "unrolled"], default="fused",
+                   help="TFLite writer: LSTMs as UNIDIRECTIONAL_SEQUENCE_LSTM (fixed batch) or "
+                        "unrolled over time (dynamic batch)")
     s.add_argument("--weights", choices=["float32", "float16", "int8"], default="float32",
                    help="weight storage: float16 halves the size, int8 quarters the kernels")
     _weights_file_option(s)
+    s.add_argument("--range-estimator", choices=["minmax", "percentile", "mse"],
+                   default="minmax", help="TFLite int8: how activation ranges are set from "
+                   "the calibration data (percentile: 99.99th; mse: least quantization error)")
+    s.add_argument("--int8-fallback", choices=["error", "float"], default="error",
+                   help="TFLite int8: layers without an int8 kernel are refused (error) or "
+                        "kept float32 between DEQUANTIZE/QUANTIZE (float)")
     s.set_defaults(fn=cmd_convert)
     s = sub.add_parser("predict", help="run a model or bundle on inputs from .npy/.npz")
     s.add_argument("model")

@@ -31,7 +31,9 @@ def convert(source: str, output: str | None = None, *, to: str = "bundle",
             scale: float | None = None, mean: float | tuple[float, ...] | str | None = None,
             std: float | tuple[float, ...] | str | None = None, io_type: str | None = None,
             allow_tf_ops: bool = False, calibration_samples: int = 500,
-            weights_file: str | None = None) -> ConversionResult:
+            weights_file: str | None = None, converter: str | None = None,
+            tflite_lstm: str = "fused", range_estimator: str = "minmax",
+            int8_fallback: str = "error") -> ConversionResult:
     """Convert the model file ``source`` to ``to`` and return what was written and checked.
 
     ``to``: ``bundle`` (one .npz for kerasport, ``weights`` float32/float16/int8),
@@ -39,7 +41,10 @@ def convert(source: str, output: str | None = None, *, to: str = "bundle",
     ``batch_size`` N or None/"dynamic", ``inputs_as_nchw``, ``quantize`` dynamic/static with
     ``calibration`` data), ``tflite`` / ``edgetpu`` (``quantize`` none/float16/dynamic/int8/
     uint8, ``calibration`` and its ``labels``, ``io_type``, ``allow_tf_ops``,
-    ``calibration_samples``). ``scale``/``mean``/``std`` scale calibration images.
+    ``calibration_samples``; ``converter`` "kerasport" (its own writer, the default) or
+    "tensorflow"; ``tflite_lstm`` "fused" or "unrolled"; full int8 by kerasport:
+    ``range_estimator`` minmax/percentile/mse, ``int8_fallback`` error/float for layers
+    without an int8 kernel). ``scale``/``mean``/``std`` scale calibration images.
     ``output`` defaults to a path next to ``source``. ``weights_file``: weights kept apart
     from the architecture in ``source`` (see ``kerasport.load``'s ``weights``).
 
@@ -51,19 +56,24 @@ def convert(source: str, output: str | None = None, *, to: str = "bundle",
         to, weights=weights, opset=opset, batch_size=batch_size, scale=scale, mean=mean,
         std=std, calibration_samples=calibration_samples, inputs_as_nchw=inputs_as_nchw,
         quantize=quantize, calibration=calibration, labels=labels, io_type=io_type,
-        allow_tf_ops=allow_tf_ops, weights_file=weights_file)
+        allow_tf_ops=allow_tf_ops, weights_file=weights_file, converter=converter,
+        tflite_lstm=tflite_lstm, range_estimator=range_estimator, int8_fallback=int8_fallback)
     return convert_with(source, output, options)
 
 
 def _tflite_needs_a_model_file(source: str, options: ConvertOptions) -> None:
-    from kerasport.keras.split import is_json
+    """TensorFlow's converter (``--converter tensorflow``) loads the original file in Keras:
+    only a .keras/.h5 model file will do (kerasport's own writer takes any source)."""
+    from kerasport.keras.files import sniff
 
-    if options.weights_file or os.path.isdir(source) or (os.path.isfile(source)
-                                                         and is_json(source)):
-        raise InputError(f"{source}: TFLite export hands the original .keras/.h5 file to "
-                         "TensorFlow's converter, and this model is stored in another form "
-                         "(SavedModel, JSON + weights, TF.js); convert it --to onnx, or save "
-                         "it as .keras with Keras and convert that")
+    if options.converter != "tensorflow":
+        return
+    if options.weights_file or not os.path.isfile(source) or sniff(source) not in (
+            "zip", "hdf5"):
+        raise InputError(f"{source}: --converter tensorflow hands the original .keras/.h5 "
+                         "file to TensorFlow's converter, and this model is stored in another "
+                         "form (SavedModel, JSON + weights, TF.js, ONNX); use kerasport's own "
+                         "writer (the default)")
 
 
 def convert_with(source: str, output: str | None, options: ConvertOptions) -> ConversionResult:

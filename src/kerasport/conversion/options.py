@@ -9,10 +9,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kerasport.errors import InputError, KerasportError
+from kerasport.quantize.ranges import ESTIMATORS
 
 TARGETS = ("bundle", "python", "onnx", "tflite", "edgetpu", "pytorch")
 WEIGHT_MODES = ("float32", "float16", "int8")
 QUANTIZE_MODES = ("none", "dynamic", "static", "float16", "int8", "uint8")
+CONVERTERS = ("kerasport", "tensorflow")  # TFLite: kerasport's own writer or TF's converter
+LSTM_FORMS = ("fused", "unrolled")  # TFLite writer: UNIDIRECTIONAL_SEQUENCE_LSTM or unrolled
+RANGE_ESTIMATORS = ESTIMATORS  # TFLite int8: activation range estimators
+INT8_FALLBACKS = ("error", "float")
 
 Floats = float | Sequence[float] | str | None
 
@@ -62,6 +67,10 @@ class ConvertOptions:
     allow_tf_ops: bool = False
     calibration_samples: int = 500
     weights_file: str | None = None
+    converter: str | None = None
+    tflite_lstm: str = "fused"
+    range_estimator: str = "minmax"
+    int8_fallback: str = "error"
 
     @classmethod
     def create(cls, to: str = "bundle", *, weights: str = "float32", opset: int = 17,
@@ -73,6 +82,10 @@ class ConvertOptions:
         _choice(to, TARGETS, "to")
         _choice(weights, WEIGHT_MODES, "weights")
         _choice(rest.get("quantize"), QUANTIZE_MODES, "quantize")
+        _choice(rest.get("converter"), CONVERTERS, "converter")
+        _choice(rest.get("tflite_lstm"), LSTM_FORMS, "tflite-lstm")
+        _choice(rest.get("range_estimator"), RANGE_ESTIMATORS, "range-estimator")
+        _choice(rest.get("int8_fallback"), INT8_FALLBACKS, "int8-fallback")
         batch = None if batch_size in (None, "dynamic") else _int(batch_size, "batch-size")
         try:
             scale = None if scale is None else float(scale)

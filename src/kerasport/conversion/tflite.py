@@ -30,6 +30,12 @@ def tflite_options(options: ConvertOptions) -> Any:
                          options.calibration_samples)
 
 
+def resolve_converter(options: ConvertOptions, tfl: Any) -> str:
+    """Which TFLite converter runs: the one asked for, else kerasport's writer (full integer
+    included: ``export/tflite/int8``)."""
+    return options.converter or "kerasport"
+
+
 def _metric(report: Any) -> str:
     c = report.check
     if c is None:
@@ -62,7 +68,20 @@ def to_tflite(model: Any, source: str, out: str, options: ConvertOptions,
         if not os.path.exists(options.labels):
             raise InputError(f"labels {options.labels}: no such file")
         labels = np.load(options.labels, allow_pickle=False)
-    report = export_tflite(source, out, model, tfl, calibration, labels)
+    size = os.path.getsize(source) if os.path.isfile(source) else None
+    if resolve_converter(options, tfl) == "kerasport" and tfl.needs_calibration:
+        from kerasport.export.tflite.int8.export import export_int8
+
+        report = export_int8(out, model, tfl, calibration, labels, size, options.tflite_lstm,
+                             options.range_estimator, options.int8_fallback,
+                             options.to == "edgetpu")
+    elif resolve_converter(options, tfl) == "kerasport":
+        from kerasport.export.tflite.native import export_tflite_native
+
+        report = export_tflite_native(out, model, tfl, calibration, labels, size,
+                                      options.tflite_lstm)
+    else:
+        report = export_tflite(source, out, model, tfl, calibration, labels)
     lines = report.lines()
     files = [out]
     if options.to == "edgetpu":

@@ -1,5 +1,6 @@
-"""TFLite export through TensorFlow's converter (extra ``kerasport[tflite]``), with the usual
-quantization modes, checked in LiteRT against kerasport's float reference."""
+"""TFLite export, checked in LiteRT against kerasport's float reference: through kerasport's
+own writer (``writer/``, ``native.py``; extra ``kerasport[tflite]``, no TensorFlow) or through
+TensorFlow's converter (this module's ``export_tflite``; extra ``kerasport[tflite-tf]``)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ class TFLiteReport:
     check: TFLiteCheck | None  # None when the file could not be run here (Flex ops)
     reference: str  # where the compared inputs came from
     note: str = ""
+    converter: str = "tensorflow"  # or "kerasport" (its own writer, export/tflite/native.py)
 
     def lines(self) -> list[str]:
         """The report printed by ``kerasport convert --to tflite``."""
@@ -48,7 +50,9 @@ class TFLiteReport:
         out = [f"wrote {self.path} ({self.size / 1e6:.3f} MB = "
                f"{self.size / self.source_size:.0%} of the Keras file, {o.label}"
                f"{', Flex ops allowed' if o.allow_tf_ops else ''}"
-               f"{f', batch {o.batch_size}' if o.batch_size else ''}) in {self.seconds:.1f} s"]
+               f"{f', batch {o.batch_size}' if o.batch_size else ''}) "
+               + (f"in {self.seconds * 1e3:.0f} ms by kerasport's writer"
+                  if self.converter == "kerasport" else f"in {self.seconds:.1f} s")]
         if self.note:
             out.append(f"note: {self.note}")
         if c is None:

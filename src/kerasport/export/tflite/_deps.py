@@ -8,6 +8,7 @@ from typing import Any
 from kerasport.errors import MissingExtraError
 
 EXTRA_HINT = "pip install 'kerasport[tflite]'"
+TF_HINT = "pip install 'kerasport[tflite-tf]'"  # TensorFlow's converter (--converter tensorflow)
 
 
 def import_tensorflow() -> Any:
@@ -17,7 +18,7 @@ def import_tensorflow() -> Any:
     try:
         import tensorflow as tf
     except ImportError as exc:
-        raise MissingExtraError(f"TFLite export needs TensorFlow's converter: {EXTRA_HINT}") \
+        raise MissingExtraError(f"TFLite export needs TensorFlow's converter: {TF_HINT}") \
             from exc
     return tf
 
@@ -32,7 +33,7 @@ def require_tensorflow() -> None:
     except (ImportError, ValueError):  # ValueError: sys.modules holds None for it
         found = False
     if not found:
-        raise MissingExtraError(f"TFLite export needs TensorFlow's converter: {EXTRA_HINT}")
+        raise MissingExtraError(f"TFLite export needs TensorFlow's converter: {TF_HINT}")
 
 
 def import_keras(major: int) -> Any:
@@ -44,10 +45,10 @@ def import_keras(major: int) -> Any:
         module = __import__(name)
     except ImportError as exc:
         raise MissingExtraError(f"this is a Keras {major} file: loading it for TFLite export "
-                                f"needs the '{name}' package: {EXTRA_HINT}") from exc
+                                f"needs the '{name}' package: {TF_HINT}") from exc
     if major >= 3 and not str(getattr(module, "__version__", "3")).startswith("3"):
         raise MissingExtraError(f"a Keras 3 file needs Keras 3, found keras "
-                                f"{module.__version__}: {EXTRA_HINT}")
+                                f"{module.__version__}: {TF_HINT}")
     return module
 
 

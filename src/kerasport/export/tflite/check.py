@@ -55,12 +55,29 @@ def _dequantize(y: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
     return ((y.astype(np.float32) - zero) * scale).astype(np.float32)
 
 
+def unique_names(names: list[str]) -> list[str]:
+    """``names`` with repeats numbered (``h``, ``h_2``): the signature names kerasport's
+    writer gives outputs that share a Keras name."""
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        base, k = name, 1
+        while name in seen:
+            k += 1
+            name = f"{base}_{k}"
+        seen.add(name)
+        out.append(name)
+    return out
+
+
 def _output_keys(keys: list[str], output_names: list[str]) -> list[str]:
     numbered = {f"output_{i}" for i in range(len(keys))}
     if set(keys) == numbered:
         return [f"output_{i}" for i in range(len(keys))]
     if set(output_names) == set(keys):
         return list(output_names)
+    if set(unique_names(output_names)) == set(keys):
+        return unique_names(output_names)
     return sorted(keys)
 
 

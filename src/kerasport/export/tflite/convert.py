@@ -92,8 +92,8 @@ def export_saved_model(keras_model: Any, info: ModelInfo, directory: str,
                         signatures={"serving_default": serve.get_concrete_function()})
 
 
-def _representative(calibration: list[np.ndarray], names: list[str], limit: int,
-                    stream: IO[str]) -> Any:
+def _representative(calibration: list[np.ndarray], names: list[str], dtypes: list[str],
+                    limit: int, stream: IO[str]) -> Any:
     from kerasport.quantize.calibration import Progress
 
     n = min(limit, calibration[0].shape[0])
@@ -102,7 +102,8 @@ def _representative(calibration: list[np.ndarray], names: list[str], limit: int,
         progress = Progress(n, "calibrating", stream=stream)
         for i in range(n):
             progress.update(i + 1)
-            yield {name: a[i:i + 1].astype(np.float32) for name, a in zip(names, calibration)}
+            yield {name: a[i:i + 1].astype(dtype)  # token inputs stay integers
+                   for name, dtype, a in zip(names, dtypes, calibration)}
         progress.done()
 
     return samples
@@ -119,7 +120,8 @@ def _converter(tf: Any, directory: str, options: TFLiteOptions, info: ModelInfo,
     if options.quantize in FULL_INT_MODES:
         assert calibration is not None  # checked by worker.convert_keras_file
         conv.representative_dataset = _representative(
-            calibration, info.input_names, options.calibration_samples, stream)
+            calibration, info.input_names, info.input_dtypes, options.calibration_samples,
+            stream)
         builtins = tf.lite.OpsSet.TFLITE_BUILTINS_INT8
         io = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8}[
             options.resolved_io_type]

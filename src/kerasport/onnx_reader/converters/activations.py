@@ -9,11 +9,11 @@ import numpy as np
 from kerasport.onnx_reader.context import ReadContext, Unsupported
 from kerasport.onnx_reader.helpers import aligned, axis_of, optional, out
 from kerasport.onnx_reader.registry import converter
+from kerasport.ops.activations import SELU_ALPHA, SELU_SCALE
 
 _PLAIN = {"Relu": "Relu", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Softplus": "Softplus",
           "Softsign": "Softsign", "Mish": "Mish", "HardSwish": "HardSilu", "Exp": "Exp"}
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_GAMMA = 1.0507009873554804934193349852946
+_SELU_ALPHA, _SELU_GAMMA = SELU_ALPHA, SELU_SCALE  # ONNX's defaults are Keras' constants
 
 
 def unary(ctx: ReadContext, node: Any, op: str, attrs: dict[str, Any] | None = None) -> None:
