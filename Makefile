@@ -65,7 +65,8 @@ fuzz-replay: $(VENV)/.test
 DOC_GENERATORS := scripts/gen_layers_doc.py scripts/gen_zoo_doc.py scripts/gen_edge_doc.py \
 	benchmarks/markdown.py benchmarks/onnx_vs_keras.py scripts/onnx_backend.py \
 	benchmarks/onnx_reader.py benchmarks/scale.py benchmarks/tflite_writer.py \
-	benchmarks/tflite_int8.py
+	benchmarks/tflite_int8.py \
+	scripts/gen_pytorch_doc.py
 
 docs: $(VENV)/.core
 	$(PY) scripts/gen_layers_doc.py
@@ -79,6 +80,7 @@ docs: $(VENV)/.core
 	$(PY) benchmarks/scale.py --render
 	$(PY) benchmarks/tflite_writer.py
 	$(PY) benchmarks/tflite_int8.py --render
+	$(PY) scripts/gen_pytorch_doc.py
 
 docs-check: $(VENV)/.core
 	@for g in $(DOC_GENERATORS); do $(PY) $$g --check || exit 1; done

@@ -22,6 +22,7 @@ GENERATORS = {
     "docs/scale.md": "benchmarks/scale.py",
     "docs/tflite.md": "benchmarks/tflite_writer.py",
     "docs/tflite_int8_benchmark.md": "benchmarks/tflite_int8.py",
+    "docs/pytorch-target.md": "scripts/gen_pytorch_doc.py",
 }
 
 

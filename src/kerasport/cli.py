@@ -132,7 +132,16 @@ def _load(args: argparse.Namespace, engine: str = "numpy"):
 def cmd_verify(args: argparse.Namespace) -> int:
     """Re-run the reference recorded in a bundle; exit 1 on drift."""
     from kerasport.errors import VerificationError
+    from kerasport.export.pytorch.check import is_pytorch_export, verify_directory
 
+    if is_pytorch_export(args.model):  # a folder written by --to pytorch
+        try:
+            err = verify_directory(args.model, args.tolerance)
+        except VerificationError as exc:
+            print(f"FAILED: {exc}")
+            return 1
+        print(f"OK: max relative error {err:.2e} (tolerance {args.tolerance:.0e})")
+        return 0
     model = _load(args)
     if model.reference is None:
         model.reference = model.make_reference()
@@ -175,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output",
                    help="output .npz (bundle) or directory (python); default: next to the model")
     s.add_argument("--to", choices=["bundle", "python", "onnx", "tflite", "edgetpu", "keras",
-                                   "keras-code"],
+                                   "keras-code", "pytorch"],
                    default="bundle",
                    help="bundle: one .npz for kerasport; python: a .py needing only numpy; "
                         "onnx: an ONNX model (needs the onnx extra); tflite / edgetpu: "

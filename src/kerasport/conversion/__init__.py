@@ -94,6 +94,8 @@ def convert_with(source: str, output: str | None, options: ConvertOptions) -> Co
         from kerasport.conversion.tflite import to_tflite as run
     elif options.to in ("keras", "keras-code"):
         from kerasport.conversion.keras import to_keras as run
+    elif options.to == "pytorch":
+        from kerasport.conversion.pytorch import to_pytorch as run
     else:
         from kerasport.conversion.native import to_bundle as run
     return run(model, source, out, options, start)

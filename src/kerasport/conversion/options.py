@@ -11,7 +11,7 @@ from typing import Any
 from kerasport.errors import InputError, KerasportError
 from kerasport.quantize.ranges import ESTIMATORS
 
-TARGETS = ("bundle", "python", "onnx", "tflite", "edgetpu", "keras", "keras-code")
+TARGETS = ("bundle", "python", "onnx", "tflite", "edgetpu", "keras", "keras-code", "pytorch")
 WEIGHT_MODES = ("float32", "float16", "int8")
 QUANTIZE_MODES = ("none", "dynamic", "static", "float16", "int8", "uint8")
 CONVERTERS = ("kerasport", "tensorflow")  # TFLite: kerasport's own writer or TF's converter
@@ -143,6 +143,8 @@ def default_output(source: str, target: str, output: str | None = None) -> str:
         stem = os.path.splitext(source)[0]
         if target == "python":
             output = os.path.splitext(os.path.basename(source))[0] + "_standalone"
+        elif target == "pytorch":
+            output = os.path.splitext(os.path.basename(source))[0] + "_pytorch"
         elif target == "onnx":
             output = stem + ".onnx"
         elif target in ("tflite", "edgetpu"):
