@@ -11,6 +11,7 @@ import numpy as np
 
 from kerasport._text import shape_text, table
 from kerasport._zip import read_npz
+from kerasport.conversion.options import TARGETS
 from kerasport.errors import InputError, KerasportError, UnsupportedLayerError
 from kerasport.io import atomic_write, read_npy
 
@@ -168,27 +169,20 @@ def _weights_file_option(s: argparse.ArgumentParser) -> None:
                         ".weights.h5, a .keras, or a TF checkpoint (its .index)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``kerasport`` command."""
-    p = argparse.ArgumentParser(prog="kerasport",
-                                description="Run Keras models without TensorFlow.")
-    p.add_argument("--debug", action="store_true",
-                   help="show the full traceback of an error")
-    sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("inspect", help="list layers, shapes, parameters and support")
-    s.add_argument("model")
-    _weights_file_option(s)
-    s.set_defaults(fn=cmd_inspect)
-    s = sub.add_parser("convert", help="convert a .keras/.h5 file to a bundle or Python code")
+def _add_convert(sub) -> None:
+    s = sub.add_parser("convert", help="convert a model to a bundle, code, ONNX, TFLite, Keras 3 "
+                                       "or PyTorch")
     s.add_argument("model")
     s.add_argument("-o", "--output",
-                   help="output .npz (bundle) or directory (python); default: next to the model")
-    s.add_argument("--to", choices=["bundle", "python", "onnx", "tflite", "edgetpu", "keras",
-                                   "keras-code", "pytorch"],
-                   default="bundle",
+                   help="output file or directory; default: next to the model")
+    s.add_argument("--to", choices=list(TARGETS), default="bundle",
                    help="bundle: one .npz for kerasport; python: a .py needing only numpy; "
                         "onnx: an ONNX model (needs the onnx extra); tflite / edgetpu: "
-                        "TFLite (needs the tflite extra)")
+                        "TFLite (needs the tflite extra); keras / keras-code: a Keras 3 "
+                        ".keras file or keras.layers code; pytorch: an nn.Module")
+    s.add_argument("--weights", choices=["float32", "float16", "int8"], default="float32",
+                   help="weight storage: float16 halves the size, int8 quarters the kernels")
+    _weights_file_option(s)
     s.add_argument("--opset", type=int, default=17, help="ONNX opset (13 or newer)")
     s.add_argument("--batch-size", default="dynamic",
                    help="ONNX/TFLite batch dimension: N or dynamic")
@@ -198,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["none", "dynamic", "static", "float16", "int8", "uint8"],
                    help="ONNX: dynamic or static (int8 with ONNX Runtime); TFLite: none, "
                         "float16, dynamic, int8 (full integer) or uint8 (int8, uint8 I/O)")
+    _calibration_options(s)
+    _tflite_options(s)
+    s.set_defaults(fn=cmd_convert)
+
+
+def _calibration_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--calibration", help="representative data: .npy, .npz keyed by input "
                                          "name, a folder of images, or a .py defining "
                                          "get_dataset()")
@@ -206,31 +206,40 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mean", help="calibration images: subtracted after scaling (one value "
                                   "or one per channel, comma-separated)")
     s.add_argument("--std", help="calibration images: divisor after the mean")
-    s.add_argument("--io-type", choices=["float32", "int8", "uint8"],
-                   help="TFLite full int8: type of the model's inputs and outputs")
-    s.add_argument("--allow-tf-ops", action="store_true",
-                   help="TFLite: allow TensorFlow (Flex) ops the TFLite builtins lack")
     s.add_argument("--labels", help="TFLite: .npy of the calibration samples' classes, to "
                                     "report accuracy")
     s.add_argument("--calibration-samples", type=int, default=500,
                    help="TFLite int8: how many of the calibration samples set the ranges "
                         "(all of them are used for the check)")
+
+
+def _tflite_options(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--io-type", choices=["float32", "int8", "uint8"],
+                   help="TFLite full int8: type of the model's inputs and outputs")
+    s.add_argument("--allow-tf-ops", action="store_true",
+                   help="TFLite: allow TensorFlow (Flex) ops the TFLite builtins lack")
     s.add_argument("--converter", choices=["kerasport", "tensorflow"],
                    help="TFLite: kerasport's own writer (the default, full int8 included, no "
                         "TensorFlow) or TensorFlow's converter (needs the tflite-tf extra)")
     s.add_argument("--tflite-lstm", choices=["fused", "unrolled"], default="fused",
                    help="TFLite writer: LSTMs as UNIDIRECTIONAL_SEQUENCE_LSTM (fixed batch) or "
                         "unrolled over time (dynamic batch)")
-    s.add_argument("--weights", choices=["float32", "float16", "int8"], default="float32",
-                   help="weight storage: float16 halves the size, int8 quarters the kernels")
-    _weights_file_option(s)
     s.add_argument("--range-estimator", choices=["minmax", "percentile", "mse"],
                    default="minmax", help="TFLite int8: how activation ranges are set from "
                    "the calibration data (percentile: 99.99th; mse: least quantization error)")
     s.add_argument("--int8-fallback", choices=["error", "float"], default="error",
                    help="TFLite int8: layers without an int8 kernel are refused (error) or "
                         "kept float32 between DEQUANTIZE/QUANTIZE (float)")
-    s.set_defaults(fn=cmd_convert)
+
+
+def _add_inspect(sub) -> None:
+    s = sub.add_parser("inspect", help="list layers, shapes, parameters and support")
+    s.add_argument("model")
+    _weights_file_option(s)
+    s.set_defaults(fn=cmd_inspect)
+
+
+def _add_run_commands(sub) -> None:
     s = sub.add_parser("predict", help="run a model or bundle on inputs from .npy/.npz")
     s.add_argument("model")
     s.add_argument("--input", "-i", required=True, help=".npy (one input) or .npz (by name)")
@@ -250,11 +259,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("config", help="a .json or .toml file listing conversion tasks")
     s.set_defaults(fn=_cmd_batch)
 
-    from kerasport.bench.cli import add_parser as add_bench_parser
 
-    add_bench_parser(sub)
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``kerasport`` command."""
+    from kerasport.bench.cli import add_parser as add_bench_parser
     from kerasport.report.cli import add_parser as add_report_parser
 
+    p = argparse.ArgumentParser(prog="kerasport",
+                                description="Run trained models without their framework.")
+    p.add_argument("--debug", action="store_true",
+                   help="show the full traceback of an error")
+    sub = p.add_subparsers(dest="command", required=True)
+    _add_inspect(sub)
+    _add_convert(sub)
+    _add_run_commands(sub)
+    add_bench_parser(sub)
     add_report_parser(sub)
     return p
 
