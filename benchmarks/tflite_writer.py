@@ -333,10 +333,12 @@ def render(saved: dict) -> str:
              "benchmarks/tflite_writer_results.json: do not edit -->", "",
              "`kerasport convert M --to tflite` writes the .tflite flatbuffer itself from the "
              "IR (`src/kerasport/export/tflite/writer/`): no TensorFlow, float32, float16 "
-             "weights (+ DEQUANTIZE) or dynamic-range int8 weights. `--converter tensorflow` "
-             "runs TensorFlow's converter instead (the `tflite-tf` extra); full-integer int8 "
-             "and `--to edgetpu` still use it. Each file written is run in LiteRT and compared "
-             "with kerasport's runtime before it is put in place.", "",
+             "weights (+ DEQUANTIZE), dynamic-range int8 weights, and full-integer int8/uint8 "
+             "and `--to edgetpu` (kerasport's own int8 pass, measured in "
+             "[tflite_int8_benchmark.md](tflite_int8_benchmark.md)). `--converter tensorflow` "
+             "runs TensorFlow's converter instead (the `tflite-tf` extra). Each file written is "
+             "run in LiteRT and compared with kerasport's runtime before it is put in place.",
+             "",
              f"Measured on {saved['machine']} ({saved['cores']} cores, shared; load average "
              f"{saved['load'][0]:.1f} -> {saved['load'][-1]:.1f}), TensorFlow "
              f"{saved['tensorflow']}, LiteRT {saved['litert']}, {saved['threads']} threads, "
