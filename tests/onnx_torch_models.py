@@ -64,6 +64,29 @@ def build(name: str, batch: int = 2):
     return _recurrent(name).eval(), torch.randn(batch, 7, 8), True
 
 
+def export_in_child(name: str, folder: Path,
+                    batch: int = 2) -> tuple[Path, np.ndarray, np.ndarray]:
+    """``export`` in a fresh Python process: importing torchvision (torch._dynamo, triton) in
+    a process that has TensorFlow loaded can crash it, and a test session has both."""
+    import os
+    import subprocess
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    script = ("import sys, numpy as np; from pathlib import Path; "
+              "from onnx_torch_models import export; "
+              f"p, x, y = export({name!r}, Path(sys.argv[1]), {batch}); "
+              "np.savez(Path(sys.argv[1]) / (p.stem + '_io.npz'), x=x, y=y)")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [here, os.environ.get("PYTHONPATH")])))
+    done = subprocess.run([sys.executable, "-c", script, str(folder)], capture_output=True,
+                          text=True, env=env, timeout=600)
+    if done.returncode:
+        raise RuntimeError(f"exporting {name} failed:\n{done.stderr[-3000:]}")
+    with np.load(folder / f"{name}_io.npz", allow_pickle=False) as io:
+        return folder / f"{name}.onnx", io["x"], io["y"]
+
+
 def export(name: str, folder: Path, batch: int = 2) -> tuple[Path, np.ndarray, np.ndarray]:
     """(path of the .onnx file, input, torch's output)."""
     import torch
