@@ -32,7 +32,7 @@ def convert(source: str, output: str | None = None, *, to: str = "bundle",
             std: float | tuple[float, ...] | str | None = None, io_type: str | None = None,
             allow_tf_ops: bool = False, calibration_samples: int = 500,
             weights_file: str | None = None, converter: str | None = None,
-            tflite_lstm: str = "fused", range_estimator: str = "minmax",
+            tflite_lstm: str = "loop", range_estimator: str = "minmax",
             int8_fallback: str = "error") -> ConversionResult:
     """Convert the model file ``source`` to ``to`` and return what was written and checked.
 

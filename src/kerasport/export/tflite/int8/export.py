@@ -54,7 +54,8 @@ def write_int8(model: Any, calibration: Sequence[np.ndarray], io_type: str = "fl
     from kerasport.export.tflite.writer.serialize import serialize
 
     ranges = calibrate_ranges(model.graph, calibration, estimator, percentile, source)
-    ctx, inputs, outputs = build(model, batch_size, lstm)
+    # no int8 form of the WHILE loop yet: its LSTMs are written fused
+    ctx, inputs, outputs = build(model, batch_size, "fused" if lstm == "loop" else lstm)
     inputs, outputs = prune(ctx, inputs, outputs)
     extra = _intermediate_ranges(ctx, inputs, outputs, ranges, calibration, estimator,
                                  percentile)

@@ -74,6 +74,12 @@ def lstm(ctx: TFLiteContext, node: Node) -> None:
     units = rec.shape[0]
     bias = ctx.const_value(node.inputs[3]) if _given(node, 3) else np.zeros(4 * units,
                                                                              np.float32)
+    if ctx.lstm_loop:
+        from kerasport.export.tflite.writer.loop import loop_lstm_ok, while_lstm
+
+        if loop_lstm_ok(ctx, node):
+            while_lstm(ctx, node, x, kernel, rec, bias)
+            return
     name = node.outputs[0]
     gates = "ifco"
     w_in = [const(ctx, np.ascontiguousarray(kernel[:, k * units:(k + 1) * units].T),
