@@ -97,9 +97,10 @@ def build(model: Any, batch_size: int | None = None,
     fused = _stateful_layers(ctx, graph)
     if fused and batch_size is None:
         ctx.batch_size = 1
-        ctx.notes.append(f"batch fixed to 1: TFLite's sequence ops keep their states in "
-                         f"tensors of a fixed batch ({', '.join(fused)}); --tflite-lstm "
-                         "unrolled keeps the batch dynamic for LSTMs of known length")
+        ctx.notes.append(f"batch fixed to 1: TFLite's sequence ops and kerasport's LSTM loop "
+                         f"keep their states in tensors of a fixed batch ({', '.join(fused)});"
+                         " --tflite-lstm unrolled keeps the batch dynamic for LSTMs of known "
+                         "length")
     inputs = []
     for v in graph.inputs:
         value = graph.values[v]
