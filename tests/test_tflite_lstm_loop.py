@@ -47,6 +47,11 @@ def _stacked(k):
     return k.Model(x, k.layers.Dense(2)(h))
 
 
+def _free_length(k):
+    x = k.Input((None, 5), name="seq")
+    return k.Model(x, k.layers.Dense(2)(k.layers.LSTM(4)(x)))
+
+
 CASES = {"plain": _text({}), "go_backwards": _text({"go_backwards": True}),
          "no_bias": _text({"use_bias": False}), "forget_bias": _text(
              {"unit_forget_bias": False}), "stacked": _stacked}
@@ -74,6 +79,15 @@ def test_loop_quantized_weights(mode, tmp_path):
     got = _run_litert(content, m, inputs)
     assert np.abs(got[0] - want[0]).mean() <= 1e-2
     assert np.mean(got[0].argmax(1) == want[0].argmax(1)) >= 2 / 3
+
+
+def test_free_sequence_length_stays_fused(tmp_path):
+    """The loop needs the number of steps; a free length keeps the fused op."""
+    m, inputs, want = _keras_case(_free_length, tmp_path)
+    content = write_tflite(m)
+    assert len(_ops(content)) == 1
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in _ops(content)[0]
+    assert max_error(_run_litert(content, m, inputs), want) <= WRITER_TOL
 
 
 def test_fused_form_still_available(tmp_path):

@@ -28,9 +28,10 @@ from kerasport.ir.graph import Node
 
 
 def loop_lstm_ok(ctx: TFLiteContext, node: Node) -> bool:
-    """Whether the WHILE form applies: the fused op's conditions (checked by the caller) and
-    only the last output used (a sequence output would need a tensor list)."""
-    return not node.attrs.get("return_sequences")
+    """Whether the WHILE form applies: the fused op's conditions (checked by the caller), a
+    known sequence length, and only the last output used (a sequence output would need a
+    tensor list)."""
+    return not node.attrs.get("return_sequences") and ctx.shape(node.inputs[0])[1] is not None
 
 
 def _sub(ctx: TFLiteContext) -> TFLiteContext:
