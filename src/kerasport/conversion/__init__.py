@@ -42,7 +42,7 @@ def convert(source: str, output: str | None = None, *, to: str = "bundle",
     ``calibration`` data), ``tflite`` / ``edgetpu`` (``quantize`` none/float16/dynamic/int8/
     uint8, ``calibration`` and its ``labels``, ``io_type``, ``allow_tf_ops``,
     ``calibration_samples``; ``converter`` "kerasport" (its own writer, the default) or
-    "tensorflow"; ``tflite_lstm`` "fused" or "unrolled"; full int8 by kerasport:
+    "tensorflow"; ``tflite_lstm`` "loop" (default), "fused" or "unrolled"; full int8 by kerasport:
     ``range_estimator`` minmax/percentile/mse, ``int8_fallback`` error/float for layers
     without an int8 kernel). ``scale``/``mean``/``std`` scale calibration images.
     ``output`` defaults to a path next to ``source``. ``weights_file``: weights kept apart
