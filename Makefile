@@ -66,7 +66,8 @@ DOC_GENERATORS := scripts/gen_layers_doc.py scripts/gen_zoo_doc.py scripts/gen_e
 	benchmarks/markdown.py benchmarks/onnx_vs_keras.py scripts/onnx_backend.py \
 	benchmarks/onnx_reader.py benchmarks/scale.py benchmarks/tflite_writer.py \
 	benchmarks/tflite_int8.py \
-	scripts/gen_pytorch_doc.py
+	scripts/gen_pytorch_doc.py \
+	benchmarks/tflite_lstm.py
 
 docs: $(VENV)/.core
 	$(PY) scripts/gen_layers_doc.py
@@ -81,6 +82,7 @@ docs: $(VENV)/.core
 	$(PY) benchmarks/tflite_writer.py
 	$(PY) benchmarks/tflite_int8.py --render
 	$(PY) scripts/gen_pytorch_doc.py
+	$(PY) benchmarks/tflite_lstm.py
 
 docs-check: $(VENV)/.core
 	@for g in $(DOC_GENERATORS); do $(PY) $$g --check || exit 1; done

@@ -368,11 +368,13 @@ def render(saved: dict) -> str:
                              f"{_cell(r, 'best_ms')} | {_cell(r, 'error')} |")
     lines += coverage()
     lines += ["", "## Notes", "",
-              "- LSTMs: kerasport writes UNIDIRECTIONAL_SEQUENCE_LSTM with its states zeroed "
-              "by a FILL at every call (batch fixed to 1, as TensorFlow's converter needs "
-              "too), or with `--tflite-lstm unrolled` an unrolled graph with a dynamic batch.",
+              "- LSTMs: kerasport writes a WHILE loop by default (batch fixed to 1, as "
+              "TensorFlow's converter needs too; `--tflite-lstm fused` gives "
+              "UNIDIRECTIONAL_SEQUENCE_LSTM, `--tflite-lstm unrolled` an unrolled graph with a "
+              "dynamic batch): the forms compared in [tflite_lstm.md](tflite_lstm.md).",
               "- Dynamic range: kerasport stores int8 per-channel weights for CONV_2D, "
-              "DEPTHWISE_CONV_2D and FULLY_CONNECTED and per-tensor ones for the LSTM; "
+              "DEPTHWISE_CONV_2D and FULLY_CONNECTED (the LSTM loop's too) and per-tensor ones "
+              "for the fused LSTM; "
               "embeddings (GATHER) stay float32.",
               "- On a machine shared with other jobs latencies move with the load; both "
               "converters' files were timed in the same run, one after the other.", ""]

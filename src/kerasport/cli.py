@@ -221,9 +221,10 @@ def _tflite_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--converter", choices=["kerasport", "tensorflow"],
                    help="TFLite: kerasport's own writer (the default, full int8 included, no "
                         "TensorFlow) or TensorFlow's converter (needs the tflite-tf extra)")
-    s.add_argument("--tflite-lstm", choices=["fused", "unrolled"], default="fused",
-                   help="TFLite writer: LSTMs as UNIDIRECTIONAL_SEQUENCE_LSTM (fixed batch) or "
-                        "unrolled over time (dynamic batch)")
+    s.add_argument("--tflite-lstm", choices=["fused", "unrolled", "loop"], default="loop",
+                   help="TFLite writer: LSTMs as UNIDIRECTIONAL_SEQUENCE_LSTM (fixed batch), "
+                        "unrolled over time (dynamic batch) or a WHILE loop (fixed batch, the "
+                        "fastest in LiteRT; LSTMs returning sequences stay fused)")
     s.add_argument("--range-estimator", choices=["minmax", "percentile", "mse"],
                    default="minmax", help="TFLite int8: how activation ranges are set from "
                    "the calibration data (percentile: 99.99th; mse: least quantization error)")

@@ -32,7 +32,7 @@ def convert(source: str, output: str | None = None, *, to: str = "bundle",
             std: float | tuple[float, ...] | str | None = None, io_type: str | None = None,
             allow_tf_ops: bool = False, calibration_samples: int = 500,
             weights_file: str | None = None, converter: str | None = None,
-            tflite_lstm: str = "fused", range_estimator: str = "minmax",
+            tflite_lstm: str = "loop", range_estimator: str = "minmax",
             int8_fallback: str = "error") -> ConversionResult:
     """Convert the model file ``source`` to ``to`` and return what was written and checked.
 
@@ -42,7 +42,7 @@ def convert(source: str, output: str | None = None, *, to: str = "bundle",
     ``calibration`` data), ``tflite`` / ``edgetpu`` (``quantize`` none/float16/dynamic/int8/
     uint8, ``calibration`` and its ``labels``, ``io_type``, ``allow_tf_ops``,
     ``calibration_samples``; ``converter`` "kerasport" (its own writer, the default) or
-    "tensorflow"; ``tflite_lstm`` "fused" or "unrolled"; full int8 by kerasport:
+    "tensorflow"; ``tflite_lstm`` "loop" (default), "fused" or "unrolled"; full int8 by kerasport:
     ``range_estimator`` minmax/percentile/mse, ``int8_fallback`` error/float for layers
     without an int8 kernel). ``scale``/``mean``/``std`` scale calibration images.
     ``output`` defaults to a path next to ``source``. ``weights_file``: weights kept apart

@@ -15,7 +15,8 @@ TARGETS = ("bundle", "python", "onnx", "tflite", "edgetpu", "keras", "keras-code
 WEIGHT_MODES = ("float32", "float16", "int8")
 QUANTIZE_MODES = ("none", "dynamic", "static", "float16", "int8", "uint8")
 CONVERTERS = ("kerasport", "tensorflow")  # TFLite: kerasport's own writer or TF's converter
-LSTM_FORMS = ("fused", "unrolled")  # TFLite writer: UNIDIRECTIONAL_SEQUENCE_LSTM or unrolled
+LSTM_FORMS = ("fused", "unrolled", "loop")  # TFLite writer: UNIDIRECTIONAL_SEQUENCE_LSTM,
+# unrolled, or a WHILE loop (the default: the fastest in LiteRT, docs/tflite_lstm.md)
 RANGE_ESTIMATORS = ESTIMATORS  # TFLite int8: activation range estimators
 INT8_FALLBACKS = ("error", "float")
 
@@ -68,7 +69,7 @@ class ConvertOptions:
     calibration_samples: int = 500
     weights_file: str | None = None
     converter: str | None = None
-    tflite_lstm: str = "fused"
+    tflite_lstm: str = "loop"
     range_estimator: str = "minmax"
     int8_fallback: str = "error"
 

@@ -21,10 +21,10 @@ FLOAT32_TOLERANCE = 1e-4  # max |tflite - runtime| / max(1, |runtime|) for float
 def export_tflite_native(out: str, model: Any, options: TFLiteOptions | None = None,
                          calibration: list[np.ndarray] | None = None,
                          labels: np.ndarray | None = None, source_size: int | None = None,
-                         lstm: str = "fused") -> Any:
+                         lstm: str = "loop") -> Any:
     """Write ``model`` (a kerasport Model: any format kerasport reads) as a TFLite file
     ``out`` with kerasport's writer; returns a ``TFLiteReport``. ``options.quantize`` may be
-    none, float16 or dynamic; ``lstm`` "fused" or "unrolled" (see ``writer.build``)."""
+    none, float16 or dynamic; ``lstm`` "loop", "fused" or "unrolled" (see ``writer.build``)."""
     from kerasport.export.tflite import TFLiteReport, reference_inputs
     from kerasport.export.tflite.check import FlexUnavailable, compare
     from kerasport.export.tflite.convert import quiet_stderr

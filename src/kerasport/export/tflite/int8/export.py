@@ -48,13 +48,15 @@ def write_int8(model: Any, calibration: Sequence[np.ndarray], io_type: str = "fl
     every value measured on ``calibration`` (one array per input) by ``estimator``
     (minmax, percentile, mse); int8 per-channel weights; I/O as ``io_type``. Layers without
     an int8 kernel are refused unless ``allow_float`` keeps them float32. ``source`` names
-    the calibration data in messages; ``lstm`` is the writer's LSTM form (fused, unrolled)."""
+    the calibration data in messages; ``lstm`` is the writer's LSTM form (fused, unrolled;
+    loop is written fused)."""
     from kerasport.export.tflite.check import unique_names
     from kerasport.export.tflite.writer import build
     from kerasport.export.tflite.writer.serialize import serialize
 
     ranges = calibrate_ranges(model.graph, calibration, estimator, percentile, source)
-    ctx, inputs, outputs = build(model, batch_size, lstm)
+    # no int8 form of the WHILE loop yet: its LSTMs are written fused
+    ctx, inputs, outputs = build(model, batch_size, "fused" if lstm == "loop" else lstm)
     inputs, outputs = prune(ctx, inputs, outputs)
     extra = _intermediate_ranges(ctx, inputs, outputs, ranges, calibration, estimator,
                                  percentile)

@@ -61,7 +61,7 @@ def check_mappable(graph: Graph) -> None:
             for op, layers in sorted(missing.items())))
 
 
-LSTM_MODES = ("fused", "unrolled")
+LSTM_MODES = ("fused", "unrolled", "loop")
 
 
 def _stateful_layers(ctx: Any, graph: Graph) -> list[str]:
@@ -80,7 +80,8 @@ def build(model: Any, batch_size: int | None = None,
 
     ``lstm``: "fused" writes LSTMs as UNIDIRECTIONAL_SEQUENCE_LSTM, whose states are variable
     tensors of a fixed batch (a dynamic batch becomes 1, said in ``context.notes``);
-    "unrolled" writes them step by step and keeps the batch dynamic."""
+    "unrolled" writes them step by step and keeps the batch dynamic; "loop" writes those
+    returning their last output as a WHILE loop (writer/loop.py), the others fused."""
     from kerasport.export.tflite.writer.context import TFLiteContext
     from kerasport.export.tflite.writer.helpers import read, tensor
     from kerasport.export.tflite.writer.passes import fold_pads, fuse_activations
@@ -91,13 +92,15 @@ def build(model: Any, batch_size: int | None = None,
     check_mappable(graph)
     emitters = _emitters()
     ctx = TFLiteContext(graph, batch_size)
-    ctx.fused_lstm = lstm == "fused"
+    ctx.fused_lstm = lstm in ("fused", "loop")
+    ctx.lstm_loop = lstm == "loop"
     fused = _stateful_layers(ctx, graph)
     if fused and batch_size is None:
         ctx.batch_size = 1
-        ctx.notes.append(f"batch fixed to 1: TFLite's sequence ops keep their states in "
-                         f"tensors of a fixed batch ({', '.join(fused)}); --tflite-lstm "
-                         "unrolled keeps the batch dynamic for LSTMs of known length")
+        ctx.notes.append(f"batch fixed to 1: TFLite's sequence ops and kerasport's LSTM loop "
+                         f"keep their states in tensors of a fixed batch ({', '.join(fused)});"
+                         " --tflite-lstm unrolled keeps the batch dynamic for LSTMs of known "
+                         "length")
     inputs = []
     for v in graph.inputs:
         value = graph.values[v]
@@ -121,7 +124,7 @@ def build(model: Any, batch_size: int | None = None,
 
 
 def write_tflite(model: Any, quantize: str = "none", batch_size: int | None = None,
-                 lstm: str = "fused", notes: list[str] | None = None) -> bytes:
+                 lstm: str = "loop", notes: list[str] | None = None) -> bytes:
     """The .tflite bytes of a kerasport Model, written by kerasport (no TensorFlow).
 
     ``quantize``: none (float32), float16 (float16 weights + DEQUANTIZE) or dynamic (int8

@@ -105,6 +105,9 @@ class TFLiteContext:
         self.same: set[str] = set()  # outputs of 'valid' convolutions written as 'same'
         # LSTMs as UNIDIRECTIONAL_SEQUENCE_LSTM (else unrolled over time)
         self.fused_lstm = True
+        self.lstm_loop = False  # such LSTMs as a WHILE loop (writer/loop.py) where it applies
+        # further subgraphs (WHILE cond/body): (context, inputs, outputs, name); index k + 1
+        self.subgraphs: list[tuple[TFLiteContext, list[int], list[int], str]] = []
         self.notes: list[str] = []  # decisions the writer took (a fixed batch ...)
         self.shared: dict = {}  # constants shared by unrolled steps: key -> (array, tensor)
         self.used = {v for n in graph.nodes for v in n.inputs} | set(graph.outputs)

@@ -113,7 +113,10 @@ def _ir_shape(t) -> list[int | None]:
 
 
 def quantize_weights(ctx: TFLiteContext, mode: str) -> None:
-    """Quantize the constants of ``ctx`` in place: ``float16`` or ``dynamic``."""
+    """Quantize the constants of ``ctx`` (and of its WHILE subgraphs) in place: ``float16``
+    or ``dynamic``."""
+    for sub, *_ in ctx.subgraphs:
+        quantize_weights(sub, mode)
     if mode == "float16":
         _float16(ctx)
     elif mode == "dynamic":

@@ -1,7 +1,8 @@
-"""Recurrent layers. LSTM with Keras' default activations: UNIDIRECTIONAL_SEQUENCE_LSTM
-(batch-major, states as variable tensors, so a fixed batch). SimpleRNN, GRU and other LSTMs:
-unrolled over the (known) time steps with FULLY_CONNECTED and elementwise builtins, which
-keeps a dynamic batch and needs no Flex op."""
+"""Recurrent layers. LSTM with Keras' default activations: a WHILE loop (loop.py) when it
+returns its last output over a known length and the form is "loop", else
+UNIDIRECTIONAL_SEQUENCE_LSTM (batch-major, states as variable tensors, so a fixed batch).
+SimpleRNN, GRU and other LSTMs: unrolled over the (known) time steps with FULLY_CONNECTED and
+elementwise builtins, which keeps a dynamic batch and needs no Flex op."""
 
 from __future__ import annotations
 
@@ -58,8 +59,9 @@ def fused_lstm_ok(ctx: TFLiteContext, node: Node) -> bool:
 
 @emitter("LSTM")
 def lstm(ctx: TFLiteContext, node: Node) -> None:
-    """Keras LSTM (gates i, f, c, o): UNIDIRECTIONAL_SEQUENCE_LSTM when its activations are
-    tanh/sigmoid and no initial state or final state output is used; else unrolled."""
+    """Keras LSTM (gates i, f, c, o): a WHILE loop or UNIDIRECTIONAL_SEQUENCE_LSTM when its
+    activations are tanh/sigmoid and no initial state or final state output is used; else
+    unrolled."""
     check_plain(ctx, node)
     if not fused_lstm_ok(ctx, node) or not ctx.fused_lstm:
         from kerasport.export.tflite.writer.unrolled import unrolled_lstm
@@ -74,6 +76,12 @@ def lstm(ctx: TFLiteContext, node: Node) -> None:
     units = rec.shape[0]
     bias = ctx.const_value(node.inputs[3]) if _given(node, 3) else np.zeros(4 * units,
                                                                              np.float32)
+    if ctx.lstm_loop:
+        from kerasport.export.tflite.writer.loop import loop_lstm_ok, while_lstm
+
+        if loop_lstm_ok(ctx, node):
+            while_lstm(ctx, node, x, kernel, rec, bias)
+            return
     name = node.outputs[0]
     gates = "ifco"
     w_in = [const(ctx, np.ascontiguousarray(kernel[:, k * units:(k + 1) * units].T),

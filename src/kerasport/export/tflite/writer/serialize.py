@@ -87,9 +87,9 @@ def _tensors(s: Any, ctx: TFLiteContext, buffers: list[Any]) -> list[Any]:
     return out
 
 
-def _operators(s: Any, ctx: TFLiteContext) -> tuple[list[Any], list[Any]]:
-    codes: dict[str, int] = {}
-    opcodes, ops = [], []
+def _operators(s: Any, ctx: TFLiteContext, codes: dict[str, int], opcodes: list[Any]
+               ) -> list[Any]:
+    ops = []
     for o in ctx.operators:
         if o.code not in codes:
             code = getattr(s.BuiltinOperator, o.code)
@@ -108,7 +108,7 @@ def _operators(s: Any, ctx: TFLiteContext) -> tuple[list[Any], list[Any]]:
             op.builtinOptionsType = getattr(s.BuiltinOptions, o.options._kp_kind)
             op.builtinOptions = o.options
         ops.append(op)
-    return opcodes, ops
+    return ops
 
 
 def _signature(s: Any, names: list[str], indices: list[int]) -> list[Any]:
@@ -136,6 +136,19 @@ def prune(ctx: TFLiteContext, inputs: list[int], outputs: list[int]) -> tuple[li
     return [new[t] for t in inputs], [new[t] for t in outputs]
 
 
+def _subgraph(s: Any, ctx: TFLiteContext, inputs: list[int], outputs: list[int], name: str,
+              buffers: list[Any], codes: dict[str, int], opcodes: list[Any]) -> Any:
+    """One subgraph (main, or a WHILE cond/body), pruned; its constants appended to
+    ``buffers``, its operator codes to ``codes``/``opcodes``."""
+    inputs, outputs = prune(ctx, inputs, outputs)
+    sub = s.SubGraphT()
+    sub.tensors = _tensors(s, ctx, buffers)
+    sub.operators = _operators(s, ctx, codes, opcodes)
+    sub.inputs, sub.outputs = list(inputs), list(outputs)
+    sub.name = name
+    return sub
+
+
 def serialize(ctx: TFLiteContext, inputs: list[int], outputs: list[int], input_names: list[str],
               output_names: list[str], description: str = "kerasport") -> bytes:
     """The .tflite bytes of ``ctx``'s graph with subgraph ``inputs``/``outputs`` (tensor
@@ -143,14 +156,13 @@ def serialize(ctx: TFLiteContext, inputs: list[int], outputs: list[int], input_n
     import flatbuffers
 
     s = schema_module()
-    inputs, outputs = prune(ctx, inputs, outputs)
     empty = s.BufferT()  # buffer 0: the empty sentinel every non-constant tensor points at
     buffers: list[Any] = [empty]
-    sub = s.SubGraphT()
-    sub.tensors = _tensors(s, ctx, buffers)
-    opcodes, sub.operators = _operators(s, ctx)
-    sub.inputs, sub.outputs = list(inputs), list(outputs)
-    sub.name = "main"
+    codes: dict[str, int] = {}
+    opcodes: list[Any] = []
+    subs = [_subgraph(s, c, i, o, n, buffers, codes, opcodes) for c, i, o, n in
+            [(ctx, inputs, outputs, "main"), *ctx.subgraphs]]
+    inputs, outputs = subs[0].inputs, subs[0].outputs
     sig = s.SignatureDefT()
     sig.signatureKey = "serving_default"
     sig.inputs = _signature(s, input_names, inputs)
@@ -160,7 +172,7 @@ def serialize(ctx: TFLiteContext, inputs: list[int], outputs: list[int], input_n
     model.version = SCHEMA_VERSION
     model.description = description
     model.operatorCodes = opcodes
-    model.subgraphs = [sub]
+    model.subgraphs = subs
     model.buffers = buffers
     model.signatureDefs = [sig]
     size = sum(b.data.size for b in buffers if b.data is not None)
