@@ -23,6 +23,7 @@ GENERATORS = {
     "docs/tflite.md": "benchmarks/tflite_writer.py",
     "docs/tflite_int8_benchmark.md": "benchmarks/tflite_int8.py",
     "docs/pytorch-target.md": "scripts/gen_pytorch_doc.py",
+    "docs/tflite_lstm.md": "benchmarks/tflite_lstm.py",
 }
 
 
