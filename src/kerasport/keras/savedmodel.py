@@ -157,3 +157,12 @@ def read_saved_model(path: str) -> KerasFile:
     bundle = TensorBundle(os.path.join(path, "variables", "variables"))
     weights = CheckpointWeights(bundle, bundle.object_graph(), 0, model_layers(spec), paths)
     return KerasFile(path, "savedmodel", version, spec, weights)
+
+
+def has_keras_metadata(path: str) -> bool:
+    """Whether the SavedModel directory ``path`` holds Keras metadata (keras_metadata.pb, or
+    TF 2.0-2.4's metadata inside saved_model.pb); without it, it is a plain TF graph."""
+    if os.path.isfile(os.path.join(path, METADATA)):
+        return True
+    entries = _inline_metadata(_object_graph(path))
+    return bool(entries) and entries[0][0] == "root"
