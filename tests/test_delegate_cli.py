@@ -255,3 +255,19 @@ def test_tensorflow_sources(tmp_path, capsys):
         assert _source_error(out) < TOL
         assert written.exists()
     assert kerasport.load(tmp_path / "frozen.npz").verify() < TOL
+
+
+def test_keras_grouped_conv_relu_to_tflite(tmp_path):
+    """The same fused-Relu-after-grouped-conv case from Keras (it was 0.95 off before)."""
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("ai_edge_litert")
+    model = keras.Sequential([keras.Input((12, 12, 4)),
+                              keras.layers.Conv2D(8, 3, groups=2, activation="relu"),
+                              keras.layers.Flatten()])
+    rng = np.random.default_rng(5)
+    model.set_weights([rng.standard_normal(w.shape).astype(np.float32)
+                       for w in model.get_weights()])
+    model.save(tmp_path / "g.keras")
+    result = kerasport.convert(str(tmp_path / "g.keras"), str(tmp_path / "g.tflite"),
+                               to="tflite")
+    assert result.error is not None and result.error < TOL
