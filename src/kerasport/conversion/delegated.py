@@ -102,6 +102,8 @@ def load_source(source: str, options: Any) -> Any:
     from kerasport.api import load
 
     framework = delegated_framework(source)
+    if framework == "tensorflow" and os.path.isdir(source) and options.input_shape is None:
+        framework = None  # kerasport.load's error tells what the SavedModel is and what to do
     if framework is not None:
         return load_delegated(source, framework, options)
     if options.input_shape or options.network_name or options.input_nodes or \

@@ -28,8 +28,9 @@ METADATA = "keras_metadata.pb"
 GRAPH = "saved_model.pb"
 MAX_METADATA_BYTES = 512 << 20
 MAX_GRAPH_BYTES = 2 << 30  # protobuf's own limit for one message
-TF2ONNX = ("convert it to ONNX with tf2onnx (python -m tf2onnx.convert --saved-model DIR "
-           "--output model.onnx) and read that")
+TF2ONNX = ("convert it with `kerasport convert DIR --input-shape 1,...` (TensorFlow and "
+           "tf2onnx export it to ONNX in a worker process), or convert it to ONNX with tf2onnx "
+           "(python -m tf2onnx.convert --saved-model DIR --output model.onnx) and read that")
 
 
 def is_saved_model(path: str) -> bool:
