@@ -9,7 +9,9 @@ in LiteRT against PyTorch within 1e-5 (relative to max(1, |output|)), measured 3
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import subprocess
 import sys
 import textwrap
 
@@ -62,6 +64,22 @@ def _script(tmp_path):
     return path
 
 
+def _needs(*names: str) -> None:
+    """Skip unless installed, without importing: torch runs only in child processes (with
+    TensorFlow loaded, as a whole test session has, its import of torch._dynamo can crash)."""
+    for name in names:
+        if importlib.util.find_spec(name) is None:
+            pytest.skip(f"{name} is not installed")
+
+
+def _in_child(tmp_path, code: str) -> None:
+    """Run ``code`` in a fresh Python in ``tmp_path``, with net.py importable as ``net``."""
+    _script(tmp_path)
+    done = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, '.')\n" + code],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 def _source_error(out: str) -> float:
     """The framework-vs-kerasport error of the report's source line."""
     match = re.search(r"own output vs kerasport's: max relative error ([0-9.e+-]+)", out)
@@ -70,8 +88,7 @@ def _source_error(out: str) -> float:
 
 
 def test_network_script_to_bundle_and_tflite(tmp_path, capsys):
-    pytest.importorskip("torch")
-    pytest.importorskip("ai_edge_litert")
+    _needs("torch", "ai_edge_litert")
     script = _script(tmp_path)
     bundle = tmp_path / "net.npz"
     assert main(["convert", str(script), "--network-name", "Net", "--input-shape", "2,3,16,16",
@@ -112,7 +129,7 @@ def test_refusals_before_any_worker(tmp_path, capsys):
 
 
 def test_batch_file_with_a_network_script(tmp_path, capsys):
-    pytest.importorskip("torch")
+    _needs("torch")
     _script(tmp_path)
     config = tmp_path / "jobs.toml"
     config.write_text(textwrap.dedent("""
@@ -141,31 +158,35 @@ def test_batch_file_with_a_network_script(tmp_path, capsys):
     assert argv[argv.index("--input-shape") + 1] == "1,3,16,16"
 
 
-def _export(tmp_path, name: str, shape: tuple[int, ...]):
-    """The torch module ``name`` of NET, exported to ONNX (dynamic batch), and the module."""
-    torch = pytest.importorskip("torch")
-    namespace: dict = {}
-    exec(compile(NET, "net.py", "exec"), namespace)
-    module = namespace[name]().eval()
-    path = tmp_path / f"{name}.onnx"
-    torch.onnx.export(module, (torch.zeros(shape),), str(path), dynamo=False,
-                      input_names=["x"], output_names=["y"],
-                      dynamic_axes={"x": {0: "N"}, "y": {0: "N"}}, opset_version=17)
-    return path, module
+EXPORT = """
+import numpy as np, torch, net
+name, shape = sys.argv[1], tuple(int(d) for d in sys.argv[2].split(","))
+module = getattr(net, name)().eval()
+torch.onnx.export(module, (torch.zeros(shape),), name + ".onnx", dynamo=False,
+                  input_names=["x"], output_names=["y"],
+                  dynamic_axes={"x": {0: "N"}, "y": {0: "N"}}, opset_version=17)
+x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+with torch.no_grad():
+    np.savez(name + "_io.npz", x=x, y=module(torch.from_numpy(x)).numpy())
+"""
 
 
 @pytest.mark.parametrize("name,shape", [("Net", (3, 3, 16, 16)), ("GRUNet", (3, 7, 6))])
 def test_onnx_source_to_tflite(tmp_path, name, shape):
-    torch = pytest.importorskip("torch")
-    litert = pytest.importorskip("ai_edge_litert.interpreter")
-    path, module = _export(tmp_path, name, shape)
+    _needs("torch", "onnx", "ai_edge_litert")
+    from ai_edge_litert.interpreter import Interpreter
+
+    _script(tmp_path)
+    done = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, '.')\n" +
+                           EXPORT, name, ",".join(map(str, shape))], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with np.load(tmp_path / f"{name}_io.npz", allow_pickle=False) as io:
+        x, want = io["x"], io["y"]
     out = tmp_path / f"{name}.tflite"
-    result = kerasport.convert(str(path), str(out), to="tflite")
+    result = kerasport.convert(str(tmp_path / f"{name}.onnx"), str(out), to="tflite")
     assert result.error is not None and result.error < TOL  # the conversion's LiteRT check
-    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    with torch.no_grad():
-        want = module(torch.from_numpy(x)).numpy()
-    interp = litert.Interpreter(model_path=str(out))
+    interp = Interpreter(model_path=str(out))
     index = interp.get_input_details()[0]["index"]
     interp.resize_tensor_input(index, list(shape))
     interp.allocate_tensors()
@@ -179,15 +200,9 @@ def test_onnx_source_to_tflite(tmp_path, name, shape):
 
 @pytest.mark.slow
 def test_torchscript_to_onnx(tmp_path, capsys):
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("onnxruntime")
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("kp_test_net", _script(tmp_path))
-    net = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(net)  # TorchScript compiles from the class's source file
+    _needs("torch", "onnxruntime")
+    _in_child(tmp_path, "import torch, net\ntorch.jit.script(net.Net().eval()).save('net.pt')")
     pt = tmp_path / "net.pt"
-    torch.jit.script(net.Net().eval()).save(str(pt))
     assert main(["convert", str(pt), "--input-shape", "2,3,16,16", "--to", "onnx"]) == 0
     out = capsys.readouterr().out
     assert "TorchScript module exported to ONNX by PyTorch" in out
