@@ -145,12 +145,21 @@ def test_batch_file_with_a_network_script(tmp_path, capsys):
         convert_from = "net.py"
         convert_to = "onnx"
         options = { network_name = "Net" }
+
+        [[tasks]]
+        name = "no-class"
+        convert_from = "net.py"
+        convert_to = "onnx"
+        output = "out/missing.onnx"
+        options = { network_name = "Missing", input_shape = "1,3,8,8" }
     """))
     assert main(["batch", str(config)]) == 1
     out = capsys.readouterr().out
     assert _source_error(out) < TOL
     assert re.search(r"script\s+bundle\s+.*\bok\b", out)
     assert re.search(r"no-shape\s+onnx\s+.*needs --input-shape.*FAILED", out)
+    assert re.search(r"no-class\s+onnx\s+.*worker failed.*FAILED", out)
+    assert "defines no 'Missing'" in out and not (tmp_path / "out" / "missing.onnx").exists()
     assert kerasport.load(tmp_path / "out" / "net.npz").verify() < TOL
     from kerasport.batch import read_batch_file, task_argv
 
