@@ -47,8 +47,9 @@ def _run(job: dict[str, Any], workdir: str, source: str) -> None:
             extra = "torch" if job["framework"] == "torch" else "tensorflow"
             tail.append(f'(needs the {extra} extra: pip install "kerasport[{extra}]")')
         # the reason on the first line: kerasport batch's summary shows only that one
+        rest = tail if tail != [reason] else []
         raise KerasportError(f"{source}: the {job['framework']} worker failed: {reason} "
-                             "(nothing was written):\n    " + "\n    ".join(tail))
+                             "(nothing was written)" + "".join("\n    " + t for t in rest))
 
 
 def _delegate(job: dict[str, Any], source: str) -> Model:
