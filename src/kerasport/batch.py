@@ -15,7 +15,9 @@ A config holds a list of tasks (a JSON list, or ``{"tasks": [...]}``; in TOML ``
 weight storage (float32, float16, int8); onnx: dynamic or static; tflite: none, float16,
 dynamic, int8 or uint8 (full int8 also takes ``range_estimator`` and ``int8_fallback``).
 ``options`` passes other ``convert`` flags (``opset``,
-``batch_size``, ``inputs_as_nchw``).
+``batch_size``, ``inputs_as_nchw``), and those of PyTorch / TensorFlow sources converted by
+their framework in a worker (``input_shape = [1, 3, 32, 32]``, ``network_name``,
+``weights_file``, ``input_nodes``, ``output_nodes``).
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from kerasport.errors import KerasportError
 TASK_KEYS = {"name", "convert_from", "convert_to", "output", "quantization", "skip", "options"}
 QUANT_KEYS = {"mode", "calibration", "labels", "io_type", "allow_tf_ops", "scale", "mean", "std",
               "calibration_samples", "range_estimator", "int8_fallback"}
-OPTION_KEYS = {"opset", "batch_size", "inputs_as_nchw", "converter", "tflite_lstm"}
+OPTION_KEYS = {"opset", "batch_size", "inputs_as_nchw", "converter", "tflite_lstm",
+               "input_shape", "network_name", "input_nodes", "output_nodes", "weights_file"}
 PATH_KEYS = ("calibration", "labels")
 
 
@@ -134,6 +137,8 @@ def _task(raw: Any, i: int, base: str) -> Task:
         raise ConfigError(f"{where}: 'skip' must be true or false")
     quant = {k: os.path.join(base, v) if k in PATH_KEYS and isinstance(v, str) else v
              for k, v in quant.items()}
+    if isinstance(options.get("weights_file"), str):  # a network script's state dict
+        options = dict(options, weights_file=os.path.join(base, options["weights_file"]))
     output = raw.get("output")
     if output is not None and not isinstance(output, str):
         raise ConfigError(f"{where}: 'output' must be a path string")

@@ -39,7 +39,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 CONVERT_FLAGS = ("weights", "opset", "batch_size", "inputs_as_nchw", "quantize", "calibration",
                  "labels", "scale", "mean", "std", "io_type", "allow_tf_ops",
                  "calibration_samples", "weights_file", "converter", "tflite_lstm",
-                 "range_estimator", "int8_fallback")
+                 "range_estimator", "int8_fallback", "input_shape", "network_name",
+                 "input_nodes", "output_nodes")
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -194,6 +195,7 @@ def _add_convert(sub) -> None:
                         "float16, dynamic, int8 (full integer) or uint8 (int8, uint8 I/O)")
     _calibration_options(s)
     _tflite_options(s)
+    _delegation_options(s)
     s.set_defaults(fn=cmd_convert)
 
 
@@ -231,6 +233,16 @@ def _tflite_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--int8-fallback", choices=["error", "float"], default="error",
                    help="TFLite int8: layers without an int8 kernel are refused (error) or "
                         "kept float32 between DEQUANTIZE/QUANTIZE (float)")
+
+
+def _delegation_options(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--input-shape", help="PyTorch / TensorFlow sources (.pt, a network script "
+                   ".py, a SavedModel without Keras metadata, .pb, .meta), exported to ONNX by "
+                   "their framework in a worker: the input's shape, e.g. 1,3,224,224")
+    s.add_argument("--network-name", help="a network script (.py): its nn.Module class, built "
+                                          "without arguments (--weights-file: a state dict)")
+    s.add_argument("--input-nodes", help="frozen .pb / checkpoint .meta: e.g. x:0")
+    s.add_argument("--output-nodes", help="frozen .pb / checkpoint .meta: e.g. Identity:0")
 
 
 def _add_inspect(sub) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 from kerasport.conversion.options import (
     QUANTIZE_MODES,
@@ -33,7 +34,9 @@ def convert(source: str, output: str | None = None, *, to: str = "bundle",
             allow_tf_ops: bool = False, calibration_samples: int = 500,
             weights_file: str | None = None, converter: str | None = None,
             tflite_lstm: str = "loop", range_estimator: str = "minmax",
-            int8_fallback: str = "error") -> ConversionResult:
+            int8_fallback: str = "error", input_shape: Any = None,
+            network_name: str | None = None, input_nodes: Any = None,
+            output_nodes: Any = None) -> ConversionResult:
     """Convert the model file ``source`` to ``to`` and return what was written and checked.
 
     ``to``: ``bundle`` (one .npz for kerasport, ``weights`` float32/float16/int8),
@@ -44,7 +47,11 @@ def convert(source: str, output: str | None = None, *, to: str = "bundle",
     ``calibration_samples``; ``converter`` "kerasport" (its own writer, the default) or
     "tensorflow"; ``tflite_lstm`` "loop" (default), "fused" or "unrolled"; full int8 by kerasport:
     ``range_estimator`` minmax/percentile/mse, ``int8_fallback`` error/float for layers
-    without an int8 kernel). ``scale``/``mean``/``std`` scale calibration images.
+    without an int8 kernel). PyTorch and TensorFlow sources (a TorchScript .pt, a network
+    script .py with ``network_name``, a SavedModel without Keras metadata, a frozen .pb or a
+    checkpoint .meta with ``input_nodes``/``output_nodes``) are exported to ONNX by their
+    framework in a worker at ``input_shape`` (see kerasport.delegate).
+    ``scale``/``mean``/``std`` scale calibration images.
     ``output`` defaults to a path next to ``source``. ``weights_file``: weights kept apart
     from the architecture in ``source`` (see ``kerasport.load``'s ``weights``).
 
@@ -57,7 +64,9 @@ def convert(source: str, output: str | None = None, *, to: str = "bundle",
         std=std, calibration_samples=calibration_samples, inputs_as_nchw=inputs_as_nchw,
         quantize=quantize, calibration=calibration, labels=labels, io_type=io_type,
         allow_tf_ops=allow_tf_ops, weights_file=weights_file, converter=converter,
-        tflite_lstm=tflite_lstm, range_estimator=range_estimator, int8_fallback=int8_fallback)
+        tflite_lstm=tflite_lstm, range_estimator=range_estimator, int8_fallback=int8_fallback,
+        input_shape=input_shape, network_name=network_name, input_nodes=input_nodes,
+        output_nodes=output_nodes)
     return convert_with(source, output, options)
 
 
@@ -78,14 +87,13 @@ def _tflite_needs_a_model_file(source: str, options: ConvertOptions) -> None:
 
 def convert_with(source: str, output: str | None, options: ConvertOptions) -> ConversionResult:
     """``convert`` with its options already gathered in a ``ConvertOptions``."""
-    from kerasport.api import load
+    from kerasport.conversion.delegated import load_source, source_line
 
     out = default_output(source, options.to, output)
     if options.to in ("tflite", "edgetpu"):
         _tflite_needs_a_model_file(source, options)
     start = time.perf_counter()
-    model = load(source, weights=options.weights_file) if options.weights_file else \
-        load(source)
+    model = load_source(source, options)
     if options.to == "python":
         from kerasport.conversion.native import to_python as run
     elif options.to == "onnx":
@@ -98,4 +106,8 @@ def convert_with(source: str, output: str | None, options: ConvertOptions) -> Co
         from kerasport.conversion.pytorch import to_pytorch as run
     else:
         from kerasport.conversion.native import to_bundle as run
-    return run(model, source, out, options, start)
+    result = run(model, source, out, options, start)
+    line = source_line(model)
+    if line:
+        result.lines.insert(0, line)
+    return result

@@ -48,6 +48,15 @@ def _choice(value: str | None, choices: Sequence[str], what: str) -> None:
         raise InputError(f"--{what} '{value}' is not one of {', '.join(choices)}")
 
 
+def _delegation(rest: dict[str, Any]) -> None:
+    """Normalise the options of a delegated source in place (strings from a command line)."""
+    from kerasport.conversion.delegated import parse_names, parse_shape
+
+    rest["input_shape"] = parse_shape(rest.get("input_shape"))
+    rest["input_nodes"] = parse_names(rest.get("input_nodes"), "input-nodes")
+    rest["output_nodes"] = parse_names(rest.get("output_nodes"), "output-nodes")
+
+
 @dataclass(frozen=True)
 class ConvertOptions:
     """The options of one conversion, checked and normalised on creation; the fields are the
@@ -72,6 +81,10 @@ class ConvertOptions:
     tflite_lstm: str = "loop"
     range_estimator: str = "minmax"
     int8_fallback: str = "error"
+    input_shape: tuple[int, ...] | None = None  # delegated sources (conversion/delegated.py)
+    network_name: str | None = None
+    input_nodes: tuple[str, ...] | None = None
+    output_nodes: tuple[str, ...] | None = None
 
     @classmethod
     def create(cls, to: str = "bundle", *, weights: str = "float32", opset: int = 17,
@@ -88,6 +101,7 @@ class ConvertOptions:
         _choice(rest.get("range_estimator"), RANGE_ESTIMATORS, "range-estimator")
         _choice(rest.get("int8_fallback"), INT8_FALLBACKS, "int8-fallback")
         batch = None if batch_size in (None, "dynamic") else _int(batch_size, "batch-size")
+        _delegation(rest)
         try:
             scale = None if scale is None else float(scale)
         except (TypeError, ValueError) as exc:

@@ -42,11 +42,14 @@ def _run(job: dict[str, Any], workdir: str, source: str) -> None:
                              f"{TIMEOUT_S} s") from exc
     if proc.returncode != 0 or not os.path.exists(job["onnx"]):
         tail = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()][-6:]
+        reason = tail[-1].strip() if tail else f"exit status {proc.returncode}"
         if "No module named" in proc.stderr:
             extra = "torch" if job["framework"] == "torch" else "tensorflow"
             tail.append(f'(needs the {extra} extra: pip install "kerasport[{extra}]")')
-        raise KerasportError(f"{source}: the {job['framework']} worker failed (nothing was "
-                             "written):\n    " + "\n    ".join(tail))
+        # the reason on the first line: kerasport batch's summary shows only that one
+        rest = tail if tail != [reason] else []
+        raise KerasportError(f"{source}: the {job['framework']} worker failed: {reason} "
+                             "(nothing was written)" + "".join("\n    " + t for t in rest))
 
 
 def _delegate(job: dict[str, Any], source: str) -> Model:

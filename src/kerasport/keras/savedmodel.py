@@ -28,8 +28,9 @@ METADATA = "keras_metadata.pb"
 GRAPH = "saved_model.pb"
 MAX_METADATA_BYTES = 512 << 20
 MAX_GRAPH_BYTES = 2 << 30  # protobuf's own limit for one message
-TF2ONNX = ("convert it to ONNX with tf2onnx (python -m tf2onnx.convert --saved-model DIR "
-           "--output model.onnx) and read that")
+TF2ONNX = ("convert it with `kerasport convert DIR --input-shape 1,...` (TensorFlow and "
+           "tf2onnx export it to ONNX in a worker process), or convert it to ONNX with tf2onnx "
+           "(python -m tf2onnx.convert --saved-model DIR --output model.onnx) and read that")
 
 
 def is_saved_model(path: str) -> bool:
@@ -157,3 +158,12 @@ def read_saved_model(path: str) -> KerasFile:
     bundle = TensorBundle(os.path.join(path, "variables", "variables"))
     weights = CheckpointWeights(bundle, bundle.object_graph(), 0, model_layers(spec), paths)
     return KerasFile(path, "savedmodel", version, spec, weights)
+
+
+def has_keras_metadata(path: str) -> bool:
+    """Whether the SavedModel directory ``path`` holds Keras metadata (keras_metadata.pb, or
+    TF 2.0-2.4's metadata inside saved_model.pb); without it, it is a plain TF graph."""
+    if os.path.isfile(os.path.join(path, METADATA)):
+        return True
+    entries = _inline_metadata(_object_graph(path))
+    return bool(entries) and entries[0][0] == "root"

@@ -48,7 +48,7 @@ class TFLiteReport:
         """The report printed by ``kerasport convert --to tflite``."""
         c, o = self.check, self.options
         out = [f"wrote {self.path} ({self.size / 1e6:.3f} MB = "
-               f"{self.size / self.source_size:.0%} of the Keras file, {o.label}"
+               f"{self.size / self.source_size:.0%} of the source file, {o.label}"
                f"{', Flex ops allowed' if o.allow_tf_ops else ''}"
                f"{f', batch {o.batch_size}' if o.batch_size else ''}) "
                + (f"in {self.seconds * 1e3:.0f} ms by kerasport's writer"

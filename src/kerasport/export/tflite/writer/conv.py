@@ -196,6 +196,8 @@ def _grouped(ctx: TFLiteContext, node: Node, x: int, k2: np.ndarray, padding: st
                                                                numSplits=groups))
     out_shape = list(ctx.shape(node.outputs[0]))
     mid_shape = [out_shape[0], 1, *out_shape[1:]] if one_d else out_shape
+    # a fused Relu goes on each group's CONV_2D: LiteRT's float CONCATENATION ignores one
+    out, act = fused_output(ctx, node.outputs[0])
     outs = []
     for g, part in enumerate(parts):
         w = const(ctx, np.transpose(k2[..., g * og:(g + 1) * og], (3, 0, 1, 2)),
@@ -204,12 +206,11 @@ def _grouped(ctx: TFLiteContext, node: Node, x: int, k2: np.ndarray, padding: st
         y = temp(ctx, f"{node.outputs[0]}/group{g}", [*mid_shape[:-1], og])
         ctx.op("CONV_2D", [part, w, b], [y], options(
             "Conv2DOptions", padding=padding_code(padding), strideH=strides[0],
-            strideW=strides[1], dilationHFactor=dilations[0], dilationWFactor=dilations[1]))
+            strideW=strides[1], dilationHFactor=dilations[0], dilationWFactor=dilations[1],
+            fusedActivationFunction=act))
         outs.append(y)
-    out, act = fused_output(ctx, node.outputs[0])
     cat = out if not one_d else temp(ctx, f"{node.outputs[0]}/2d", mid_shape)
-    ctx.op("CONCATENATION", outs, [cat], options("ConcatenationOptions", axis=3,
-                                                 fusedActivationFunction=act))
+    ctx.op("CONCATENATION", outs, [cat], options("ConcatenationOptions", axis=3))
     if one_d:
         squeeze(ctx, cat, 1, out)
 
