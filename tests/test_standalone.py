@@ -125,4 +125,7 @@ def test_cli_to_python(tmp_path, capsys):
     assert (out / "digits_cnn.py").exists() and (out / "digits_cnn_weights.npz").exists()
     proc = subprocess.run([sys.executable, str(out / "digits_cnn.py")], capture_output=True,
                           text=True)
-    assert proc.returncode == 0 and "self_check: max relative error 0.00e+00" in proc.stdout
+    # the same kernels: equal up to BLAS summation order, which may differ between processes
+    # (thread counts another test or library set in the environment)
+    found = re.search(r"self_check: max relative error (\S+)", proc.stdout)
+    assert proc.returncode == 0 and found and float(found.group(1)) <= 1e-6, proc.stdout

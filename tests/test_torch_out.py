@@ -253,13 +253,13 @@ def test_options_that_do_not_apply_are_refused(cnn_file, tmp_path):
 
 def _hashing(k):
     inp = k.Input((4,), dtype="int32")
-    x = k.layers.Hashing(num_bins=5)(inp)
+    x = k.layers.Hashing(num_bins=5, name="hashing")(inp)
     return k.Model(inp, k.layers.CategoryEncoding(5, output_mode="multi_hot")(x))
 
 
 def _lookup(k):
     inp = k.Input((4,), dtype="int32")
-    return k.Model(inp, k.layers.IntegerLookup(vocabulary=[3, 5, 7])(inp))
+    return k.Model(inp, k.layers.IntegerLookup(vocabulary=[3, 5, 7], name="integer_lookup")(inp))
 
 
 @pytest.mark.parametrize(("build", "op", "layer"), [(_hashing, "FarmHash", "hashing"),
