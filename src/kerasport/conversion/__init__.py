@@ -85,10 +85,14 @@ def _tflite_needs_a_model_file(source: str, options: ConvertOptions) -> None:
                          "writer (the default)")
 
 
-def convert_with(source: str, output: str | None, options: ConvertOptions) -> ConversionResult:
-    """``convert`` with its options already gathered in a ``ConvertOptions``."""
+def convert_with(source: str | os.PathLike, output: str | os.PathLike | None,
+                 options: ConvertOptions) -> ConversionResult:
+    """``convert`` with its options already gathered in a ``ConvertOptions`` (paths may be
+    ``str`` or ``os.PathLike``)."""
     from kerasport.conversion.delegated import load_source, source_line
 
+    source = os.fspath(source)
+    output = None if output is None else os.fspath(output)
     out = default_output(source, options.to, output)
     if options.to in ("tflite", "edgetpu"):
         _tflite_needs_a_model_file(source, options)
