@@ -12,7 +12,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from typing import Any
@@ -20,56 +19,14 @@ from typing import Any
 import numpy as np
 
 from kerasport.errors import KerasportError
-
-_SOURCE_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 3))
+from kerasport.export._worker import JobWorker
 
 
 class KerasCheckError(KerasportError):
     """Keras 3 could not load or run the written model; the message says why."""
 
 
-class _Worker:
-    """One long-lived child process with Keras imported; replaced after a crash."""
-
-    def __init__(self) -> None:
-        self.proc: subprocess.Popen[str] | None = None
-
-    def run(self, job: str) -> bool:
-        """Hand ``job`` to the child; False if the child died."""
-        if self.proc is None or self.proc.poll() is not None:
-            env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3",
-                       KERAS_BACKEND=os.environ.get("KERAS_BACKEND", "tensorflow"))
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [_SOURCE_ROOT,
-                                                              env.get("PYTHONPATH")]))
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "kerasport.export.keras.worker"], stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, text=True, env=env)
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        try:
-            self.proc.stdin.write(job + "\n")
-            self.proc.stdin.flush()
-            answer = self.proc.stdout.readline()
-        except (BrokenPipeError, OSError):
-            answer = ""
-        if answer.strip() == "done":
-            return True
-        self.proc.wait()
-        self.proc = None
-        return False
-
-    def close(self) -> None:
-        """Let the child finish (it exits when its input closes)."""
-        if self.proc is not None and self.proc.poll() is None:
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.proc = None
-
-
-_WORKER = _Worker()
+_WORKER = JobWorker("kerasport.export.keras.worker")
 atexit.register(_WORKER.close)
 
 
@@ -82,7 +39,7 @@ def run_in_keras(kind: str, path: str, inputs: list[np.ndarray],
             np.save(os.path.join(job, f"in{i}.npy"), a)
         with open(os.path.join(job, "job.json"), "w", encoding="utf-8") as f:
             json.dump({"kind": kind, "path": os.path.abspath(path), "inputs": len(inputs)}, f)
-        alive = _WORKER.run(job)
+        alive = _WORKER.run(job) is None
         error = os.path.join(job, "error.json")
         if os.path.exists(error):
             with open(error, encoding="utf-8") as f:

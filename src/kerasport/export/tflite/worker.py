@@ -14,7 +14,6 @@ import atexit
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 from dataclasses import asdict
@@ -23,11 +22,11 @@ from typing import Any
 import numpy as np
 
 from kerasport.errors import KerasportError, MissingExtraError
+from kerasport.export._worker import JobWorker
 from kerasport.export.tflite._deps import require_tensorflow
 from kerasport.export.tflite.job import ModelInfo, TFLiteConversionError
 from kerasport.export.tflite.options import TFLiteOptions
 
-_SOURCE_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 3))
 ERRORS = {"MissingExtraError": MissingExtraError, "TFLiteConversionError": TFLiteConversionError}
 
 
@@ -38,54 +37,7 @@ def _signal_name(code: int) -> str:
         return f"signal {-code}"
 
 
-class _Worker:
-    """One long-lived child process that converts jobs one after another (TensorFlow is
-    imported once); replaced by a fresh one after a crash."""
-
-    def __init__(self) -> None:
-        self.proc: subprocess.Popen[str] | None = None
-
-    def _start(self) -> subprocess.Popen[str]:
-        env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3",
-                   KERAS_BACKEND="tensorflow")
-        root = _SOURCE_ROOT  # the folder holding this kerasport package
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-        return subprocess.Popen([sys.executable, "-m", "kerasport.export.tflite.worker"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                env=env)
-
-    def run(self, job: str) -> int | None:
-        """Hand ``job`` to the child; None when it finished, else the child's exit code."""
-        if self.proc is None or self.proc.poll() is not None:
-            self.proc = self._start()
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        sys.stdout.flush()
-        sys.stderr.flush()
-        try:
-            self.proc.stdin.write(job + "\n")
-            self.proc.stdin.flush()
-            answer = self.proc.stdout.readline()
-        except (BrokenPipeError, OSError):
-            answer = ""
-        if answer.strip() == "done":
-            return None
-        code = self.proc.wait()
-        self.proc = None
-        return code
-
-    def close(self) -> None:
-        """Let the child finish (it exits when its input closes)."""
-        if self.proc is not None and self.proc.poll() is None:
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.proc = None
-
-
-_WORKER = _Worker()
+_WORKER = JobWorker("kerasport.export.tflite.worker", keras_backend="tensorflow")
 atexit.register(_WORKER.close)
 
 
